@@ -1,0 +1,75 @@
+"""Hooks into a pyinfra run: validate the whole inventory before any host is touched.
+
+``config.py`` at the repo root (pyinfra loads it before the inventory) calls :func:`install`.
+The first ``host_before_connect`` validates every host of the inventory; a bad inventory stops
+the run with one error block before any connection is made. The deploys read their validated
+config through :func:`host_config`, which validates on demand when the hook was not installed.
+"""
+
+from __future__ import annotations
+
+import gevent.hub
+from pyinfra.api.state import BaseStateCallback
+from pyinfra_cli.exceptions import CliError
+
+from .schema import HostConfig
+from .validate import format_problems, validate_hosts
+
+_ATTR = "_gonka_configs"
+
+
+class InventoryRejected(CliError):
+    """The inventory failed validation; the message is the whole error block."""
+
+
+# A failed check raises inside pyinfra's connect greenlets: gevent would print a traceback for
+# each one. Treat it like SystemExit, which gevent passes on quietly.
+gevent.hub.Hub.NOT_ERROR = (*gevent.hub.Hub.NOT_ERROR, InventoryRejected)
+
+
+def validate_state(state) -> dict[str, HostConfig]:
+    """Validate every host of ``state.inventory`` once; raise InventoryRejected on a problem."""
+    configs = getattr(state, _ATTR, None)
+    if configs is not None:
+        return configs
+    hosts = [(host.name, host.data.dict()) for host in state.inventory]
+    configs, problems = validate_hosts(hosts)
+    if problems:
+        raise InventoryRejected("\n" + format_problems(problems, len(hosts)))
+    setattr(state, _ATTR, configs)
+    return configs
+
+
+class ValidateBeforeConnect(BaseStateCallback):
+    @staticmethod
+    def host_before_connect(state, host):
+        validate_state(state)
+
+
+def install() -> None:
+    """Register the check on this run's state (call from config.py).
+
+    pyinfra resets ``state.callback_handlers`` in ``State.init``, which runs after config.py,
+    so the handler is added right after that init, on this state object only.
+    """
+    from pyinfra import state
+
+    run_state = state._get_module()  # the real State behind the context proxy
+    if getattr(run_state, "_gonka_hooked", False):
+        return
+    original_init = run_state.init
+
+    def init(*args, **kwargs):
+        original_init(*args, **kwargs)
+        run_state.add_callback_handler(ValidateBeforeConnect())
+
+    run_state.init = init
+    run_state._gonka_hooked = True
+
+
+def host_config(host=None) -> HostConfig:
+    """The validated config of the current (or given) host."""
+    from pyinfra import host as current_host, state
+
+    host = host or current_host
+    return validate_state(state)[host.name]

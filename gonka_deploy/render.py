@@ -1,0 +1,163 @@
+"""Render a host's deploy/join files from its validated :class:`HostConfig`.
+
+Templates live in the repo's ``templates/`` (Jinja2, StrictUndefined). Only validated data goes in;
+the keyring password enters as one explicit variable so that callers know which files carry it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from .schema import HostConfig
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+SHELL_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]+$")
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.mlnode.yml", "docker-compose.override.yml")
+REDACTED = "*****"
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    name: str
+    content: str
+    mode: int
+    secret: bool  # holds the keyring password: 0600, diffs redacted
+
+
+def sh_quote(value: object) -> str:
+    """Quote for POSIX sh so that ``source`` gives back exactly ``value``.
+
+    Plain values stay bare, as in the release's config.env.template.
+    """
+    text = str(value)
+    if SHELL_SAFE.match(text):
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def dotenv_quote(value: object) -> str:
+    """Quote for a compose ``.env`` file: single quotes are literal there (no interpolation),
+    and a quote inside is escaped with a backslash (docs.docker.com/compose/env-file)."""
+    text = str(value)
+    if SHELL_SAFE.match(text):
+        return text
+    return "'" + text.replace("'", "\\'") + "'"
+
+
+def merge_args(*layers: list[str]) -> list[str]:
+    """Merge vLLM argument lists; a later layer wins on the same flag, keeping its position."""
+    merged: dict[str, list[str]] = {}
+    loose: list[str] = []
+    for layer in layers:
+        flag = None
+        for token in layer:
+            if token.startswith("-") and not _is_number(token):
+                name, eq, value = token.partition("=")
+                flag = name
+                merged[flag] = [token] if eq else [name]
+            elif flag is None:
+                loose.append(token)
+            else:
+                merged[flag].append(token)
+    out = list(loose)
+    for tokens in merged.values():
+        out += tokens
+    return out
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["sh"] = sh_quote
+    env.filters["dotenv"] = dotenv_quote
+    env.filters["to_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    return env
+
+
+ENV = _environment()
+
+
+def node_config(config: HostConfig) -> list[dict]:
+    """The node-config.json array: governance args, then the GPU preset, then the node's args."""
+    catalog = config.catalog
+    nodes = []
+    for node in config.mlnodes:
+        models = {}
+        for model in node.models:
+            presets = config.gpu_presets.get(model, {})
+            preset = presets.get(node.preset or config.gpu_key, [])
+            models[model] = {"args": merge_args(catalog[model].args, preset, node.args)}
+        nodes.append({
+            "id": node.id,
+            "host": node.host,
+            "inference_port": node.inference_port,
+            "poc_port": node.poc_port,
+            "max_concurrent": node.max_concurrent,
+            "models": models,
+        })
+    return nodes
+
+
+def render_nginx(config: HostConfig, resolve: bool = True) -> str:
+    """nginx.conf; ``resolve=False`` is for nginx < 1.27.3 (tests on Debian 12's 1.22)."""
+    return ENV.get_template("nginx.conf.j2").render(
+        versions=config.mlnode_versions, current=config.current_version, resolve=resolve)
+
+
+def render_host(config: HostConfig) -> dict[str, RenderedFile]:
+    password = config.keyring_password.get_secret_value()
+    config_env = ENV.get_template("config.env.j2").render(c=config, keyring_password=password)
+    services = {v.service for v in config.mlnode_versions}
+    files = [
+        RenderedFile("config.env", config_env, 0o600, True),
+        RenderedFile(".env", ENV.get_template("dotenv.j2").render(
+            c=config, env=exported(config_env), compose_files=COMPOSE_FILES), 0o600, True),
+        RenderedFile("node-config.json", ENV.get_template("node-config.json.j2").render(
+            nodes=node_config(config)), 0o644, False),
+        RenderedFile("nginx.conf", render_nginx(config), 0o644, False),
+        RenderedFile("docker-compose.override.yml",
+                     ENV.get_template("docker-compose.override.yml.j2").render(
+                         c=config, versions=config.mlnode_versions,
+                         base_retired=config.mlnode_base_service not in services),
+                     0o644, False),
+    ]
+    return {f.name: f for f in files}
+
+
+def exported(config_env: str) -> list[tuple[str, str]]:
+    """The ``export NAME=value`` lines of a rendered config.env, values unquoted as sh would."""
+    pairs = []
+    for line in config_env.splitlines():
+        if line.startswith("export "):
+            name, _, raw = line.removeprefix("export ").partition("=")
+            words = shlex.split(raw) if raw else []
+            pairs.append((name, words[0] if words else ""))
+    return pairs
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Replace every secret value, and its shell-quoted form, with a fixed marker."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        for form in {secret, sh_quote(secret), dotenv_quote(secret)}:
+            text = text.replace(form, REDACTED)
+    return text

@@ -1,0 +1,442 @@
+"""The operator contract (``INVENTORY.md``) as pydantic models.
+
+A host's merged pyinfra data (host data over group data over ``group_data/all.py``) is validated
+into one :class:`HostConfig`. Every field carries its documentation in ``description``: the README's
+inventory reference is generated from these models (``gonka-deploy inventory-docs``), so the schema
+is the single source of truth for key names, defaults and meaning.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+KEY_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+IMAGE_RE = re.compile(
+    r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
+VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+$")
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+PEER_RE = re.compile(r"^[0-9a-f]{40}@[^@:\s]+:\d{1,5}$")
+SSH_KEY_RE = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com"
+    r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$"
+)
+RETENTION_RE = re.compile(r"^\d+(ms|s|m|h|d|w|y)$")
+PLACEHOLDERS = ("<fillin>", "changeme", "change-me", "placeholder", "password", "secret")
+
+# pyinfra's own host data: connector settings and global-argument defaults. Anything else that is
+# not a schema field is a typo or an unknown key and is reported.
+PYINFRA_KEY_PREFIXES = ("_", "ssh_", "docker_", "chroot_", "local_", "winrm_", "vagrant_")
+
+
+def _check_hostname_or_ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not HOSTNAME_RE.match(value) or value.replace(".", "").isdigit():
+        raise ValueError("not an IP address or DNS name")
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL with a host")
+    _check_hostname_or_ip(parts.hostname)
+    _check_url_port(parts)
+    return value
+
+
+def _check_tcp_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
+        raise ValueError("not a tcp://host:port address")
+    _check_hostname_or_ip(parts.hostname)
+    return value
+
+
+def _check_url_port(parts) -> None:
+    try:
+        port = parts.port
+    except ValueError as exc:  # urlsplit raises on out-of-range ports only when asked
+        raise ValueError("port out of range") from exc
+    if port == 0:
+        raise ValueError("port out of range")
+
+
+def _check_git_url(value: str) -> str:
+    if re.match(r"^[\w.-]+@[\w.-]+:[\w./~-]+$", value):  # scp-like git@host:org/repo.git
+        return value
+    parts = urlsplit(value)
+    if parts.scheme == "file" and parts.path.startswith("/"):
+        return value
+    if parts.scheme not in ("https", "http", "git", "ssh") or not parts.hostname:
+        raise ValueError("not a git URL (https://, ssh://, git://, file:// or git@host:path)")
+    _check_url_port(parts)
+    return value
+
+
+def _check_image(value: str) -> str:
+    if not IMAGE_RE.match(value):
+        raise ValueError("not an image reference (name[:tag][@sha256:digest])")
+    return value
+
+
+def _check_abs_path(value: str) -> str:
+    if not value.startswith("/") or "//" in value or value.rstrip("/") == "":
+        raise ValueError("not an absolute path (and not /)")
+    return value.rstrip("/")
+
+
+HostName = Annotated[str, AfterValidator(_check_hostname_or_ip)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+TcpUrl = Annotated[str, AfterValidator(_check_tcp_url)]
+GitUrl = Annotated[str, AfterValidator(_check_git_url)]
+Image = Annotated[str, AfterValidator(_check_image)]
+AbsPath = Annotated[str, AfterValidator(_check_abs_path)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Gpu(Strict):
+    """The host's GPUs; checked against ``nvidia-smi`` at verify time."""
+
+    model: str = Field("H100", min_length=1, description="GPU model name as nvidia-smi shows it")
+    count: int = Field(8, ge=1, le=64, description="number of GPUs")
+    vram_gb: int = Field(80, ge=1, description="memory per GPU in GB")
+
+    @property
+    def total_vram_gb(self) -> int:
+        return self.count * self.vram_gb
+
+
+class MLNode(Strict):
+    """One ML node (MLNode container) known to this host's api (`node-config.json`)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="unique node id")
+    models: list[str] = Field(min_length=1, description="governance model ids from model_catalog")
+    max_concurrent: int = Field(500, gt=0, description="max parallel inference requests")
+    args: list[str] = Field(default_factory=list, description="extra vLLM args; win over preset "
+                            "and governance args on the same flag")
+    preset: str | None = Field(None, description="name of a gpu_presets entry (e.g. `H100x4`); "
+                               "default: the preset matching `gpu`, if any")
+    host: HostName = Field("inference", description="host of the ML proxy as the api sees it")
+    inference_port: Port = Field(5000, description="port of the ML proxy's inference server")
+    poc_port: Port = Field(8080, description="port of the ML proxy's management server")
+
+
+class MLNodeVersion(Strict):
+    version: str = Field(description="URL segment nginx routes, e.g. `v3.0.8`")
+    image: Image = Field(description="MLNode image for this version")
+    current: bool = Field(False, description="the version the api calls now (exactly one)")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not VERSION_RE.match(value):
+            raise ValueError("not a version segment like v3.0.8")
+        return value
+
+    @property
+    def slug(self) -> str:
+        """``v3.0.8`` -> ``308``: the suffix of the compose service and nginx upstream names."""
+        return self.version[1:].replace(".", "")
+
+    @property
+    def service(self) -> str:
+        return f"mlnode-{self.slug}"
+
+
+class CatalogModel(Strict):
+    hf_repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="Hugging Face repo id")
+    hf_commit: str = Field(description="pinned commit sha (40 hex)")
+    args: list[str] = Field(default_factory=list, description="governance vLLM args")
+    min_vram_gb: int = Field(gt=0, description="total VRAM one ML node needs for this model")
+    throughput_per_nonce: float | None = Field(None, description="informational")
+
+    @field_validator("hf_commit")
+    @classmethod
+    def _commit(cls, value: str) -> str:
+        if not COMMIT_RE.match(value):
+            raise ValueError("not a 40-hex commit sha")
+        return value
+
+
+class Pruning(Strict):
+    mode: Literal["default", "nothing", "everything", "custom"] = "custom"
+    keep_recent: int = Field(1000, ge=0)
+    interval: int = Field(100, ge=0)
+
+    @model_validator(mode="after")
+    def _custom(self) -> Pruning:
+        if self.mode == "custom" and self.interval < 10:
+            raise ValueError("custom pruning needs interval >= 10")
+        return self
+
+
+class Monitoring(Strict):
+    enabled: bool = True
+    retention: str = Field("15d", pattern=RETENTION_RE.pattern)
+    prometheus_image: Image = "prom/prometheus:v2.53.2"
+    node_exporter_image: Image = "prom/node-exporter:v1.8.2"
+    prometheus_port: Port = 9090
+
+
+class Images(Strict):
+    """Image per service of the release compose files (tag, optionally ``@sha256:`` digest)."""
+
+    tmkms: Image
+    node: Image
+    api: Image
+    proxy: Image
+    proxy_ssl: Image | None = None
+    versiond: Image | None = None
+    bridge: Image | None = None
+    explorer: Image | None = None
+    inference: Image = "nginx:1.28.0"
+
+
+def _check_password(secret: SecretStr) -> SecretStr:
+    value = secret.get_secret_value()
+    lowered = value.lower()
+    if lowered.startswith("<") or any(lowered.startswith(p) for p in PLACEHOLDERS):
+        raise ValueError("is a placeholder, set a real password")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("contains a newline or control character")
+    if len(value) < 16:
+        raise ValueError(f"too short ({len(value)} characters, need at least 16)")
+    return secret
+
+
+class HostConfig(Strict):
+    """Everything one host's deploy needs, merged and validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=False)
+
+    # --- identity and addresses (host data) ---
+    key_name: str = Field(description="warm key name and node name; unique in the inventory")
+    public_host: HostName = Field(description="IP or DNS name other hosts use")
+    api_port: Port = Field(8000, description="public port of the proxy (HTTP)")
+    api_ssl_port: Port = Field(8443, description="public port of the proxy (HTTPS)")
+    p2p_port: Port = Field(5000, description="public chain P2P port")
+    account_pubkey: str = Field(description="base64 of the cold account's 33-byte compressed "
+                                "secp256k1 public key")
+    keyring_password: Annotated[SecretStr, AfterValidator(_check_password)] = Field(
+        description="file-keyring password; from env or secrets/<key_name>.env, never a file here")
+    data_disk: str | None = Field(None, description="blank block device to format and mount; "
+                                  "`None` skips the disk phase")
+    data_mount: AbsPath = Field("/mnt/ssd", description="where the data disk is mounted")
+    data_fstype: Literal["ext4", "xfs"] = Field("ext4", description="filesystem for a blank disk")
+    gonka_dir: AbsPath | None = Field(None, description="clone of the gonka repo "
+                                      "(default `{data_mount}/gonka`)")
+    hf_home: AbsPath | None = Field(None, description="Hugging Face cache "
+                                    "(default `{data_mount}/hf`)")
+    gpu: Gpu = Field(default_factory=Gpu, description="the host's GPUs")
+    location: str = Field("", description="node identity metadata (reports, metric labels)")
+    tags: list[str] = Field(default_factory=list, description="node identity metadata")
+
+    # --- release and network (group data) ---
+    release: str = Field(description="name of the release profile the group data comes from")
+    gonka_repo_url: GitUrl = Field(description="where to clone the gonka repo from")
+    gonka_ref: str = Field(min_length=1, description="pinned branch, tag or commit")
+    chain_id: str = Field("gonka-mainnet", pattern=r"^[a-z0-9-]+$", description="chain id")
+    seed_api_url: HttpUrl = Field(description="seed api (`SEED_API_URL`)")
+    seed_node_rpc_url: HttpUrl = Field(description="seed chain RPC (`SEED_NODE_RPC_URL`)")
+    seed_node_p2p_url: TcpUrl = Field(description="seed P2P address (`SEED_NODE_P2P_URL`)")
+    rpc_servers: list[HttpUrl] = Field(min_length=2, max_length=2,
+                                       description="state-sync RPC servers (`RPC_SERVER_URL_1/2`)")
+    images: Images = Field(description="image per service")
+    mlnode_versions: list[MLNodeVersion] = Field(min_length=1, description="URL segments nginx "
+                                                 "routes to MLNode containers; one `current`")
+    mlnode_base_service: str = Field("mlnode-308", description="MLNode service name in the "
+                                     "release's docker-compose.mlnode.yml")
+    model_catalog: dict[str, CatalogModel] = Field(description="governance models by id")
+    model_catalog_extra: dict[str, CatalogModel] = Field(default_factory=dict, description="extra "
+                                                         "models merged into model_catalog")
+    gpu_presets: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict, description="per model, per `<gpu model>x<count>` vLLM args")
+    persistent_peers: list[str] = Field(default_factory=list, description="`id@host:port` peers "
+                                        "written into config.toml")
+    seeds: list[str] = Field(default_factory=list,
+                             description="`id@host:port` seeds for config.toml")
+    pruning: Pruning = Field(default_factory=Pruning, description="app.toml pruning")
+    admin_ssh_keys: list[str] = Field(default_factory=list, description="public keys added to the "
+                                      "login user's authorized_keys")
+    admin_ssh_keys_exclusive: bool = Field(False, description="also remove keys not listed")
+    monitoring: Monitoring = Field(default_factory=Monitoring, description="Prometheus and node "
+                                   "exporter")
+    hf_endpoint: HttpUrl | None = Field(None, description="Hugging Face endpoint (`HF_ENDPOINT`)")
+    outbound_proxy: HttpUrl | None = Field(None, description="HTTP(S) proxy hosts use for PyPI, "
+                                           "Hugging Face and git")
+    no_proxy: list[str] = Field(default_factory=list, description="hosts that bypass the proxy")
+    save_warm_mnemonic: bool = Field(False, description="keep the warm key mnemonic locally "
+                                     "(nodes/<key_name>/, 0600)")
+    grant_from_local_keyring: bool = Field(False, description="run grant-ml-ops-permissions "
+                                           "locally with the cold key")
+
+    # Last, so that its validator sees the catalog, presets and gpu already validated.
+    mlnodes: list[MLNode] = Field(min_length=1, description="ML nodes on this host")
+
+    @field_validator("key_name")
+    @classmethod
+    def _key_name(cls, value: str) -> str:
+        if not KEY_NAME_RE.match(value):
+            raise ValueError("must match ^[a-z0-9][a-z0-9-]{1,62}$")
+        return value
+
+    @field_validator("account_pubkey")
+    @classmethod
+    def _pubkey(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("not base64") from exc
+        if len(raw) != 33:
+            raise ValueError(f"decodes to {len(raw)} bytes, a compressed key has 33")
+        if raw[0] not in (2, 3):
+            raise ValueError("does not start with 0x02 or 0x03 (not a compressed secp256k1 key)")
+        return value
+
+    @field_validator("data_disk")
+    @classmethod
+    def _data_disk(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^/dev/[A-Za-z0-9][A-Za-z0-9/_.:-]*$", value):
+            raise ValueError("not an absolute /dev/... block device path")
+        return value
+
+    @field_validator("persistent_peers", "seeds")
+    @classmethod
+    def _peers(cls, values: list[str]) -> list[str]:
+        for peer in values:
+            if not PEER_RE.match(peer):
+                raise ValueError(f"{peer!r} is not node_id@host:port")
+        return values
+
+    @field_validator("admin_ssh_keys")
+    @classmethod
+    def _ssh_keys(cls, values: list[str]) -> list[str]:
+        for key in values:
+            if not SSH_KEY_RE.match(key.strip()):
+                raise ValueError(f"{key[:40]!r}... is not an OpenSSH public key line")
+        return [key.strip() for key in values]
+
+    @field_validator("mlnode_versions")
+    @classmethod
+    def _one_current(cls, values: list[MLNodeVersion]) -> list[MLNodeVersion]:
+        current = [v.version for v in values if v.current]
+        if len(current) != 1:
+            raise ValueError(f"needs exactly one current version (got {len(current)}: "
+                             f"{current})")
+        services = [v.service for v in values]
+        for dup in sorted({s for s in services if services.count(s) > 1}):
+            raise ValueError(f"two versions map to the same service name {dup}")
+        return values
+
+    @field_validator("mlnodes")
+    @classmethod
+    def _mlnodes(cls, nodes: list[MLNode], info: ValidationInfo) -> list[MLNode]:
+        problems: list[str] = []
+        ids = [n.id for n in nodes]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(f"mlnodes: duplicate ML node id {dup!r}")
+        if "model_catalog" not in info.data:
+            return nodes  # the catalog itself is invalid and reported on its own
+        catalog = {**info.data["model_catalog"], **info.data.get("model_catalog_extra", {})}
+        gpu: Gpu | None = info.data.get("gpu")
+        presets = info.data.get("gpu_presets", {})
+        for index, node in enumerate(nodes):
+            for model in node.models:
+                if model not in catalog:
+                    problems.append(f"mlnodes[{index}].models: {model!r} is not in model_catalog "
+                                    f"(known: {', '.join(sorted(catalog))})")
+                    continue
+                need = catalog[model].min_vram_gb
+                if gpu and need > gpu.total_vram_gb:
+                    problems.append(
+                        f"mlnodes[{index}].models: {model} needs {need} GB VRAM, gpu has "
+                        f"{gpu.count} x {gpu.vram_gb} = {gpu.total_vram_gb} GB")
+                if node.preset and node.preset not in presets.get(model, {}):
+                    problems.append(f"mlnodes[{index}].preset: no preset {node.preset!r} for "
+                                    f"{model} in gpu_presets")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return nodes
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> HostConfig:
+        ports = [self.api_port, self.api_ssl_port, self.p2p_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"api_port: api_port, api_ssl_port and p2p_port must differ "
+                             f"(got {ports})")
+        return self
+
+    # --- derived values ---
+    @property
+    def catalog(self) -> dict[str, CatalogModel]:
+        return {**self.model_catalog, **self.model_catalog_extra}
+
+    @property
+    def gonka_path(self) -> str:
+        return self.gonka_dir or f"{self.data_mount}/gonka"
+
+    @property
+    def join_dir(self) -> str:
+        return f"{self.gonka_path}/deploy/join"
+
+    @property
+    def hf_path(self) -> str:
+        return self.hf_home or f"{self.data_mount}/hf"
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{_url_host(self.public_host)}:{self.api_port}"
+
+    @property
+    def p2p_external_address(self) -> str:
+        return f"tcp://{_url_host(self.public_host)}:{self.p2p_port}"
+
+    @property
+    def current_version(self) -> MLNodeVersion:
+        return next(v for v in self.mlnode_versions if v.current)
+
+    @property
+    def gpu_key(self) -> str:
+        return f"{self.gpu.model}x{self.gpu.count}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def unknown_keys(data: dict) -> list[str]:
+    """Keys of a host's data that are neither schema fields nor pyinfra's own."""
+    fields = set(HostConfig.model_fields)
+    return sorted(
+        key for key in data
+        if key not in fields and not key.startswith(PYINFRA_KEY_PREFIXES)
+    )

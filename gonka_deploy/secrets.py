@@ -1,0 +1,79 @@
+"""Where a host's keyring password comes from (INVENTORY.md, "keyring_password").
+
+Order: ``GONKA_KEYRING_PASSWORD_<KEY_NAME>`` (upper-case, ``-`` -> ``_``), then
+``GONKA_KEYRING_PASSWORD``, then the file ``secrets/<key_name>.env`` (``KEYRING_PASSWORD=...``,
+mode 0600). The value is wrapped in :class:`pydantic.SecretStr` at once, so it never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+SECRETS_DIR_ENV = "GONKA_SECRETS_DIR"
+
+
+class SecretError(ValueError):
+    """A secret that exists but cannot be used (the message never holds the value)."""
+
+
+@dataclass(frozen=True)
+class ResolvedSecret:
+    value: SecretStr
+    source: str  # where it came from, for messages: an env var name or a file path
+
+
+def secrets_dir() -> Path:
+    return Path(os.environ.get(SECRETS_DIR_ENV, "secrets"))
+
+
+def env_var_for(key_name: str) -> str:
+    return "GONKA_KEYRING_PASSWORD_" + key_name.upper().replace("-", "_")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse ``KEY=value`` lines (optional ``export``, optional single or double quotes)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def resolve_keyring_password(key_name: str, environ: Mapping[str, str] | None = None
+                             ) -> ResolvedSecret | None:
+    """Return the password for ``key_name``, or None when no source defines it."""
+    environ = os.environ if environ is None else environ
+    for var in (env_var_for(key_name), "GONKA_KEYRING_PASSWORD"):
+        if environ.get(var):
+            return ResolvedSecret(SecretStr(environ[var]), var)
+    path = secrets_dir() / f"{key_name}.env"
+    if not path.exists():
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SecretError(f"{path} has mode {mode:04o}, must be 0600 (chmod 600 {path})")
+    value = read_env_file(path).get("KEYRING_PASSWORD")
+    if not value:
+        raise SecretError(f"{path} has no KEYRING_PASSWORD= line")
+    return ResolvedSecret(SecretStr(value), str(path))
+
+
+def sources_hint(key_name: str) -> str:
+    return (f"set {env_var_for(key_name)} or GONKA_KEYRING_PASSWORD, or write "
+            f"{secrets_dir() / (key_name + '.env')} (mode 0600)")
+
+
+def missing_message(key_name: str) -> str:
+    return "missing: " + sources_hint(key_name)

@@ -1,0 +1,193 @@
+"""Validate every host of an inventory before any host is touched.
+
+One entry point for both ``gonka-deploy validate`` and the deploys: :func:`validate_hosts` takes
+``(host name, merged data)`` pairs and returns the configs of the valid hosts plus every problem
+found, as ``host: field: what is wrong (got ...)``. Nothing here connects to a host.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from .schema import HostConfig, unknown_keys
+from .secrets import SecretError, missing_message, resolve_keyring_password, sources_hint
+
+SECRET_FIELDS = {"keyring_password"}
+MAX_GOT = 80
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    host: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.host}: {self.field}: {self.message}"
+
+
+class InventoryInvalid(Exception):
+    """Raised with every problem of an inventory; ``str()`` is the whole error block."""
+
+    def __init__(self, problems: list[Problem], host_count: int):
+        self.problems = problems
+        super().__init__(format_problems(problems, host_count))
+
+
+def format_problems(problems: list[Problem], host_count: int) -> str:
+    hosts = len({p.host for p in problems})
+    lines = [f"inventory invalid: {len(problems)} problem(s) on {hosts} of {host_count} host(s)"]
+    lines += [f"  {p}" for p in problems]
+    return "\n".join(lines)
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_GOT else text[: MAX_GOT - 3] + "..."
+
+
+def _field_path(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _from_validation_error(host: str, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = _field_path(error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        top = field.split(".")[0].split("[")[0]
+        if error["type"] == "missing":
+            problems.append(Problem(host, field, "missing (required)"))
+            continue
+        lines = message.split("\n")
+        for line in lines:
+            # Validators that check several things name the exact field on each line.
+            head, sep, rest = line.partition(": ")
+            if sep and (head.split(".")[0].split("[")[0] == top or not field) and " " not in head:
+                problems.append(Problem(host, head, rest))
+                continue
+            if (top in SECRET_FIELDS or len(lines) > 1 or "(got " in line
+                    or error["type"] == "model_attributes_type"):
+                problems.append(Problem(host, field or "(host)", line))
+            else:
+                problems.append(Problem(host, field or "(host)",
+                                        f"{line} (got {_got(error.get('input'))})"))
+    return problems
+
+
+def validate_host(name: str, data: Mapping[str, Any],
+                  environ: Mapping[str, str] | None = None
+                  ) -> tuple[HostConfig | None, list[Problem]]:
+    problems: list[Problem] = []
+    values = {k: v for k, v in data.items() if k in HostConfig.model_fields}
+    for key in unknown_keys(data):
+        close = difflib.get_close_matches(key, HostConfig.model_fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(Problem(name, key, f"unknown key{hint}"))
+    if "keyring_password" in data:
+        problems.append(Problem(name, "keyring_password", "must not be set in inventory or group "
+                                "data (secrets never live there): "
+                                + sources_hint(str(data.get("key_name", name)))))
+        values.pop("keyring_password")
+    key_name = data.get("key_name")
+    if isinstance(key_name, str) and "keyring_password" not in data:
+        try:
+            secret = resolve_keyring_password(key_name, environ)
+        except SecretError as exc:
+            problems.append(Problem(name, "keyring_password", str(exc)))
+        else:
+            if secret is None:
+                problems.append(Problem(name, "keyring_password", missing_message(key_name)))
+            else:
+                values["keyring_password"] = secret.value
+    try:
+        config = HostConfig.model_validate(values)
+    except ValidationError as exc:
+        found = _from_validation_error(name, exc)
+        # The secret's absence is already reported with its sources above.
+        problems += [p for p in found if not (p.field == "keyring_password"
+                                              and p.message == "missing (required)")]
+        return None, problems
+    return (config if not problems else None), problems
+
+
+def validate_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]],
+                   environ: Mapping[str, str] | None = None
+                   ) -> tuple[dict[str, HostConfig], list[Problem]]:
+    hosts = list(hosts)
+    configs: dict[str, HostConfig] = {}
+    problems: list[Problem] = []
+    for name, data in hosts:
+        config, found = validate_host(name, data, environ)
+        problems += found
+        if config is not None:
+            configs[name] = config
+    problems += _inventory_checks(hosts)
+    return configs, sorted(set(problems), key=lambda p: (p.host, p.field))
+
+
+def _inventory_checks(hosts: list[tuple[str, Mapping[str, Any]]]) -> list[Problem]:
+    """Checks across hosts: names that must be unique in the whole inventory."""
+    problems = []
+    for field, label in (("key_name", "key_name"), ("public_url", "public_host:api_port")):
+        owners: dict[Any, list[str]] = {}
+        for name, data in hosts:
+            if field == "public_url":
+                value = (data.get("public_host"), data.get("api_port", 8000))
+                if value[0] is None:
+                    continue
+            else:
+                value = data.get(field)
+                if value is None:
+                    continue
+            owners.setdefault(value, []).append(name)
+        for value, names in owners.items():
+            if len(names) > 1:
+                shown = ":".join(map(str, value)) if isinstance(value, tuple) else value
+                for name in names:
+                    others = ", ".join(n for n in names if n != name)
+                    problems.append(Problem(name, field if field == "key_name" else "public_host",
+                                            f"duplicate {label} {shown!r} (also on {others})"))
+    return problems
+
+
+def load_inventory(path: str | os.PathLike, cwd: str | None = None,
+                   limit: list[str] | None = None) -> list[tuple[str, dict]]:
+    """Load an inventory and its group data exactly as the pyinfra CLI does."""
+    from types import SimpleNamespace
+
+    from pyinfra.context import ctx_state
+    from pyinfra_cli.inventory import make_inventory  # heavy import, only when needed
+
+    path = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"inventory file not found: {path}")
+    # The CLI's file loader records the file it executes on the current state; outside a
+    # pyinfra run a bare namespace stands in for it.
+    with ctx_state.use(SimpleNamespace(current_exec_filename=None)):
+        inventory = make_inventory(path, cwd=cwd or os.getcwd())
+    hosts = [(host.name, host.data.dict()) for host in inventory]
+    if limit:
+        import fnmatch
+
+        hosts = [h for h in hosts if any(fnmatch.fnmatch(h[0], pat) for pat in limit)]
+    return hosts
+
+
+def public_view(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Data safe to print: secret values replaced."""
+    return {k: ("*****" if k in SECRET_FIELDS or isinstance(v, SecretStr) else v)
+            for k, v in data.items()}

@@ -1,0 +1,50 @@
+# Example production inventory: two hosts. Each module-level list is a pyinfra group; this
+# file's name makes every host a member of group `prod` too (group_data/prod.py, if present).
+# Secrets never live here: export GONKA_KEYRING_PASSWORD (or one per key, see README).
+#
+#   gonka-deploy validate inventories/prod.py
+#   pyinfra inventories/prod.py deploys/node.py --dry
+
+gpu_hosts = [
+    (
+        "gpu-fra-01",
+        {
+            "ssh_hostname": "203.0.113.10",
+            "ssh_user": "ubuntu",
+            "_sudo": True,
+            "key_name": "fra-01",
+            "public_host": "203.0.113.10",
+            "account_pubkey": "A4pYsK3pPq3mBo3dhk3bjR3fZ+5zV7IwW8W6q7QF9b1X",
+            "data_disk": "/dev/nvme1n1",
+            "gpu": {"model": "H100", "count": 4, "vram_gb": 80},
+            "mlnodes": [
+                {"id": "node1", "models": ["MiniMaxAI/MiniMax-M2.7"], "max_concurrent": 500},
+            ],
+            "location": "eu-fra",
+            "tags": ["h100", "tier-1"],
+        },
+    ),
+    (
+        "gpu-ams-02",
+        {
+            "ssh_hostname": "203.0.113.20",
+            "ssh_user": "ubuntu",
+            "_sudo": True,
+            "key_name": "ams-02",
+            "public_host": "203.0.113.20",
+            "account_pubkey": "AswRL1HQd7N+XvJc6Sx2mQfHhZ3pZ4yUyqvC2Q0tJ9s1",
+            "data_disk": "/dev/nvme1n1",
+            "gpu": {"model": "H200", "count": 2, "vram_gb": 141},
+            "mlnodes": [
+                {
+                    "id": "node1",
+                    "models": ["deepseek-ai/DeepSeek-V4-Flash-0731"],
+                    "max_concurrent": 800,
+                    "args": ["--max-num-seqs", "640"],
+                },
+            ],
+            "location": "eu-ams",
+            "tags": ["h200"],
+        },
+    ),
+]

@@ -1,0 +1,1 @@
+"""One ``@deploy`` per phase of deploys/node.py; roles call operations only."""

@@ -1,0 +1,45 @@
+"""Keyring password sources, in INVENTORY.md's order, and secret types that never print."""
+
+from __future__ import annotations
+
+import pytest
+
+from gonka_deploy.secrets import SecretError, resolve_keyring_password
+from gonka_deploy.validate import validate_host
+
+from .helpers import merged
+
+
+@pytest.fixture()
+def secrets_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GONKA_SECRETS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_per_key_env_wins_over_global_env_and_file(secrets_dir):
+    (secrets_dir / "fra-01.env").write_text("KEYRING_PASSWORD=from-file-0123456789\n")
+    (secrets_dir / "fra-01.env").chmod(0o600)
+    env = {"GONKA_KEYRING_PASSWORD_FRA_01": "per-key", "GONKA_KEYRING_PASSWORD": "global"}
+    assert resolve_keyring_password("fra-01", env).value.get_secret_value() == "per-key"
+    env.pop("GONKA_KEYRING_PASSWORD_FRA_01")
+    assert resolve_keyring_password("fra-01", env).value.get_secret_value() == "global"
+    found = resolve_keyring_password("fra-01", {})
+    assert found.value.get_secret_value() == "from-file-0123456789"
+    assert found.source.endswith("fra-01.env")
+
+
+def test_secret_file_readable_by_others_is_refused(secrets_dir):
+    path = secrets_dir / "fra-01.env"
+    path.write_text("KEYRING_PASSWORD='quoted pass $ 0123456'\n")
+    path.chmod(0o644)
+    with pytest.raises(SecretError, match="mode 0644, must be 0600"):
+        resolve_keyring_password("fra-01", {})
+    path.chmod(0o600)
+    assert resolve_keyring_password("fra-01", {}).value.get_secret_value() == "quoted pass $ 0123456"
+
+
+def test_validated_config_never_prints_the_password(secrets_dir):
+    config, problems = validate_host("h", merged(), {"GONKA_KEYRING_PASSWORD": "sup3r-secret-value-42"})
+    assert not problems
+    for text in (repr(config), str(config), config.model_dump_json()):
+        assert "sup3r-secret-value-42" not in text
