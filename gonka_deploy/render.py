@@ -158,6 +158,7 @@ def exported(config_env: str) -> list[tuple[str, str]]:
 def redact(text: str, secrets: list[str]) -> str:
     """Replace every secret value, and its shell-quoted form, with a fixed marker."""
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        for form in {secret, sh_quote(secret), dotenv_quote(secret)}:
+        for form in sorted({secret, sh_quote(secret), dotenv_quote(secret)}, key=len,
+                           reverse=True):
             text = text.replace(form, REDACTED)
     return text

@@ -1,0 +1,1 @@
+"""Facts: read host state; one module per domain, beside operations/<domain>.py."""

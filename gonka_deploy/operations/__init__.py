@@ -1,0 +1,1 @@
+"""Operations: yield commands only when the host differs from the wanted state."""

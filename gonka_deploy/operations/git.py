@@ -1,0 +1,69 @@
+"""The gonka repo clone: cloned once, then moved only forward to the pinned ref."""
+
+from __future__ import annotations
+
+import re
+
+from pyinfra import host, logger, state
+from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+
+from ..facts.git import GitCheckout, GitRemoteRef
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@operation()
+def checkout(url: str, path: str, ref: str, managed: list[str] | None = None):
+    """
+    Clone ``url`` at ``ref`` into ``path``; later runs fast-forward to the pinned ref only.
+
+    + url: repository URL
+    + path: where the clone lives
+    + ref: pinned commit, tag or branch (checked out detached)
+    + managed: paths inside the clone that the toolkit renders itself; their edits are expected,
+      restored before a move and rendered again afterwards
+
+    Local edits to any other tracked file are reported and stop the move: they are never
+    overwritten.
+
+    **Example:**
+
+    .. code:: python
+
+        git.checkout(url="https://github.com/gonka-ai/gonka.git", path="/mnt/ssd/gonka",
+                     ref="8a35022bea25ebee4b7356314a0a262edbaa82db")
+    """
+    managed = managed or []
+    target = ref if SHA.match(ref) else host.get_fact(GitRemoteRef, url=url, ref=ref)
+    if target is None:
+        raise OperationError(f"{url} has no ref {ref!r}")
+    clone = host.get_fact(GitCheckout, path=path)
+    verb = "" if state.is_executing else "would "
+    git = ("git", "-C", QuoteString(path))
+    if not clone["exists"]:
+        logger.info(f"{host.print_prefix}{verb}clone {url} at {ref} ({target[:12]}) into {path}")
+        yield StringCommand("git", "clone", "--quiet", "--no-checkout", QuoteString(url),
+                            QuoteString(path))
+        yield StringCommand(*git, "checkout", "--quiet", "--detach", QuoteString(target))
+        return
+    if clone["origin"] != url:
+        raise OperationError(f"{path} is a clone of {clone['origin']}, not {url}")
+    edits = [f for f in clone["dirty"] if f not in managed]
+    if clone["head"] == target:
+        if edits:
+            logger.warning(f"{host.print_prefix}{path} has local edits (kept): "
+                           + ", ".join(edits))
+        host.noop(f"{path} is at {ref} ({target[:12]})")
+        return
+    if edits:
+        raise OperationError(f"{path} has local edits to {', '.join(edits)}; not moving it from "
+                             f"{(clone['head'] or '?')[:12]} to {ref}. Commit, stash or drop them.")
+    logger.info(f"{host.print_prefix}{verb}move {path} from {(clone['head'] or '?')[:12]} to "
+                f"{ref} ({target[:12]}), fast-forward only")
+    yield StringCommand(*git, "fetch", "--quiet", "--tags", "origin")
+    yield StringCommand(*git, "merge-base", "--is-ancestor", "HEAD", QuoteString(target))
+    restore = [f for f in clone["dirty"] if f in managed]
+    if restore:
+        yield StringCommand(*git, "checkout", "--quiet", "--",
+                            *[QuoteString(f) for f in restore])
+    yield StringCommand(*git, "checkout", "--quiet", "--detach", QuoteString(target))

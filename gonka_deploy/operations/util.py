@@ -1,0 +1,62 @@
+"""Helpers shared by operations: sizes, diffs printed before the first command, uploads."""
+
+from __future__ import annotations
+
+import difflib
+
+from pyinfra import host, logger
+from pyinfra.api import QuoteString, StringCommand
+
+from ..render import redact
+
+
+def describe_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{size} B"
+
+
+def log_diff(path: str, old: str | None, new: str, secrets: list[str] = ()) -> None:
+    """Print a unified diff of a file change, secret values redacted.
+
+    Called before an operation's first yield: pyinfra's preview (--dry) stops there.
+    """
+    old_lines = redact(old, list(secrets)).splitlines() if old is not None else []
+    new_lines = redact(new, list(secrets)).splitlines()
+    verb = "create" if old is None else "modify"
+    logger.info(f"{host.print_prefix}will {verb} {path}")
+    if old is not None and old_lines == new_lines:
+        logger.info(f"{host.print_prefix}  (only secret values change)")
+        return
+    for line in difflib.unified_diff(old_lines, new_lines, "current", "wanted", lineterm="", n=2):
+        logger.info(f"{host.print_prefix}  {line}")
+
+
+# Runs as `sh -c WRITE_SCRIPT _ PATH MODE BACKUP OWNER` with the content on stdin (BACKUP and OWNER
+# may be empty). The temp file is
+# created under umask 077 in the same directory, chmod'ed, then renamed: readers see the old or the
+# new file, never a partial one, and a secret is never readable by others, not even briefly.
+# (SFTP uploads with sudo go through a world-readable temp file in /tmp: not for secrets.)
+WRITE_SCRIPT = r"""
+set -e
+path="$1"
+tmp="$(dirname "$path")/.$(basename "$path").gonka-deploy.tmp"
+if [ -n "$3" ] && [ -e "$path" ] && [ ! -e "$3" ]; then cp -p "$path" "$3"; fi
+umask 077
+cat > "$tmp"
+chmod "$2" "$tmp"
+if [ -n "$4" ]; then chown "$4" "$tmp"; fi
+mv -f "$tmp" "$path"
+"""
+
+
+def upload_text(path: str, content: str, mode: int = 0o644, old: str | None = None,
+                secrets: list[str] = (), backup: str | None = None, owner: str | None = None):
+    """Replace ``path`` atomically with ``content`` (sent on stdin, never in argv)."""
+    log_diff(path, old, content, secrets)
+    yield StringCommand("sh", "-c", QuoteString(WRITE_SCRIPT), "_", QuoteString(path),
+                        f"{mode:04o}", QuoteString(backup or ""), QuoteString(owner or ""),
+                        _stdin=content)

@@ -1,0 +1,129 @@
+"""pyinfra-style fixture harness: facts in, exact commands out, no host.
+
+Operation cases live in ``tests/operations/<module>.<op>/<behaviour>.json``::
+
+    {"kwargs": {...},
+     "facts": {"disk.DiskProbe": {"device=/dev/vdb": {...}}, "server.Mounts": {...}},
+     "executing": false,
+     "commands": ["mkfs.ext4 ...", {"command": "sh -c <WRITE_SCRIPT> ...", "stdin": "..."}],
+     "noop_description": "...",            # when no command is expected
+     "exception": {"name": "OperationError", "message": "..."},
+     "logs": ["would format /dev/vdb (ext4, 1.0 GiB)"]}
+
+Fact cases live in ``tests/facts/<module>.<Fact>/<behaviour>.json`` with ``kwargs``, ``command``,
+``output`` (lines) and the expected ``fact``. Long scripts show as ``<NAME>`` placeholders.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import shlex
+from pathlib import Path
+from unittest.mock import MagicMock
+
+from pyinfra.api import StringCommand
+from pyinfra.context import ctx_host, ctx_state
+
+TESTS = Path(__file__).resolve().parents[1]
+SCRIPTS = {
+    "PROBE_SCRIPT": "gonka_deploy.facts.disk",
+    "WRITE_SCRIPT": "gonka_deploy.operations.util",
+}
+
+
+def _placeholders() -> dict[str, str]:
+    out = {}
+    for name, module in SCRIPTS.items():
+        script = getattr(importlib.import_module(module), name)
+        out[shlex.quote(script)] = f"<{name}>"
+    return out
+
+
+def command_text(command) -> str | dict:
+    if isinstance(command, StringCommand):
+        text = command.get_raw_value()
+        for script, marker in _placeholders().items():
+            text = text.replace(script, marker)
+        stdin = command.connector_arguments.get("_stdin")
+        return {"command": text, "stdin": stdin} if stdin is not None else text
+    return repr(command)
+
+
+def fact_key(cls) -> str:
+    return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
+
+
+def kwargs_key(kwargs: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(kwargs.items()))
+
+
+class FakeHost:
+    name = "fake-host"
+    print_prefix = "[fake-host] "
+
+    def __init__(self, facts: dict):
+        self.facts = facts
+        self.noops: list[str] = []
+
+    def get_fact(self, cls, *args, **kwargs):
+        value = self.facts.get(fact_key(cls))
+        if kwargs and isinstance(value, dict) and kwargs_key(kwargs) in value:
+            return value[kwargs_key(kwargs)]
+        if kwargs and isinstance(value, dict) and all("=" in k for k in value):
+            return None  # not given for these arguments: as if the command found nothing
+        return value
+
+    def noop(self, description: str) -> None:
+        self.noops.append(description)
+
+
+def cases(kind: str) -> list[Path]:
+    return sorted((TESTS / kind).glob("*/*.json"))
+
+
+def case_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
+
+
+def run_operation(path: Path, caplog) -> None:
+    spec = json.loads(path.read_text())
+    module_name, op_name = path.parent.name.rsplit(".", 1)
+    op = getattr(importlib.import_module(f"gonka_deploy.operations.{module_name}"), op_name)
+    host = FakeHost(spec.get("facts", {}))
+    state = MagicMock(is_executing=spec.get("executing", False))
+    caplog.set_level(logging.INFO)
+    with ctx_state.use(state), ctx_host.use(host):
+        if "exception" in spec:
+            try:
+                list(op._inner(**spec.get("kwargs", {})))
+            except Exception as exc:  # noqa: BLE001 - the case names the exact type
+                assert type(exc).__name__ == spec["exception"]["name"]
+                assert spec["exception"]["message"] in str(exc), str(exc)
+            else:
+                raise AssertionError(f"{path}: expected {spec['exception']['name']}")
+            return
+        commands = [command_text(c) for c in op._inner(**spec.get("kwargs", {}))]
+    assert commands == spec.get("commands", []), json.dumps(commands, indent=1)
+    if not commands:
+        assert host.noops == [spec["noop_description"]]
+    else:
+        assert not host.noops
+    logs = [r.getMessage().replace(host.print_prefix, "") for r in caplog.records]
+    for line in spec.get("logs", []):
+        assert line in logs, logs
+    for line in spec.get("not_logs", []):
+        assert not any(line in log for log in logs), logs
+
+
+def run_fact(path: Path) -> None:
+    spec = json.loads(path.read_text())
+    module_name, cls_name = path.parent.name.rsplit(".", 1)
+    cls = getattr(importlib.import_module(f"gonka_deploy.facts.{module_name}"), cls_name)
+    fact = cls()
+    kwargs = spec.get("kwargs", {})
+    if "command" in spec:
+        command = fact.command(**kwargs)
+        assert command_text(command) == spec["command"]
+    assert fact.process(spec["output"]) == spec["fact"]
