@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 N      ?= 2
 
-.PHONY: venv test lint inventory-docs validate render demo sandbox-up sandbox-down sandbox-status
+.PHONY: venv test lint inventory-docs validate render prometheus-targets demo sandbox-up \
+	sandbox-down sandbox-status
 
 # The venv is (re)built when pyproject.toml changes: pinned dependencies only.
 $(VENV)/.installed: pyproject.toml
@@ -28,6 +29,10 @@ validate: venv
 
 render: venv
 	$(BIN)/gonka-deploy render $(or $(INVENTORY),inventories/prod.py) --out rendered
+
+prometheus-targets: venv
+	$(BIN)/gonka-deploy prometheus-targets $(or $(INVENTORY),inventories/prod.py) \
+		--out prometheus-targets.json
 
 sandbox-up: venv
 	$(BIN)/python -m sandbox up $(N)

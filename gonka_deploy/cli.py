@@ -3,6 +3,7 @@
     gonka-deploy validate INVENTORY              every problem of every host, exit 1; or a summary
     gonka-deploy render INVENTORY --out DIR      each host's files as they would be uploaded
     gonka-deploy inventory-docs [--check]        regenerate the README's inventory reference
+    gonka-deploy prometheus-targets INVENTORY    file_sd targets of every host's Prometheus
 """
 
 from __future__ import annotations
@@ -74,6 +75,27 @@ def cmd_inventory_docs(args) -> int:
     return 0
 
 
+def cmd_prometheus_targets(args) -> int:
+    from .render import fleet_targets
+    from .state import identity
+
+    hosts, configs, problems = _load(args)
+    if problems:
+        print(format_problems(problems, len(hosts)), file=sys.stderr)
+        return 1
+    data = dict(hosts)
+    entries = [(config, identity(config.key_name)["node_id"],
+                data[name].get("ssh_hostname") or config.public_host)
+               for name, config in configs.items()]
+    text = fleet_targets(entries)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        print(f"{args.out}: {len(entries)} target(s)")
+    else:
+        print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gonka-deploy", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     docs.add_argument("--readme", default="README.md")
     docs.add_argument("--check", action="store_true", help="exit 1 when the README is stale")
     docs.set_defaults(func=cmd_inventory_docs)
+
+    targets = sub.add_parser("prometheus-targets",
+                             help="file_sd scrape targets (each host's Prometheus, /federate)")
+    targets.add_argument("inventory")
+    targets.add_argument("--out", help="write to FILE instead of stdout")
+    targets.add_argument("--limit", action="append", help="host name or glob (repeatable)")
+    targets.set_defaults(func=cmd_prometheus_targets)
 
     args = parser.parse_args(argv)
     return args.func(args)

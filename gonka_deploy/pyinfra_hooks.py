@@ -13,6 +13,7 @@ from pyinfra.api.state import BaseStateCallback
 from pyinfra_cli.exceptions import CliError
 
 from .schema import HostConfig
+from .state import append_audit
 from .validate import format_problems, validate_hosts
 
 _ATTR = "_gonka_configs"
@@ -46,6 +47,34 @@ class ValidateBeforeConnect(BaseStateCallback):
         validate_state(state)
 
 
+class AuditRecorder(BaseStateCallback):
+    """One ``nodes/<key_name>/audit.jsonl`` line per applied host: the operations that changed
+    something, and the one that failed. A dry run executes nothing and records nothing."""
+
+    def __init__(self):
+        self.changes: dict[str, list[str]] = {}
+        self.failed: dict[str, list[str]] = {}
+
+    def operation_end(self, state, op_hash):
+        name = ", ".join(sorted(state.get_op_meta(op_hash).names)) or op_hash
+        for host in state.inventory:
+            op_data = state.ops.get(host, {}).get(op_hash)
+            if op_data is None or not op_data.operation_meta.is_complete():
+                continue
+            changed = self.changes.setdefault(host.name, [])
+            if not op_data.operation_meta.did_succeed():
+                self.failed.setdefault(host.name, []).append(name)
+            elif op_data.operation_meta.did_change():
+                changed.append(name)
+
+    def host_disconnect(self, state, host):
+        configs = getattr(state, _ATTR, None) or {}
+        if host.name not in self.changes or host.name not in configs:
+            return
+        append_audit(configs[host.name].key_name, host.name, self.changes[host.name],
+                     failed=self.failed.get(host.name, []))
+
+
 def install() -> None:
     """Register the check on this run's state (call from config.py).
 
@@ -62,6 +91,7 @@ def install() -> None:
     def init(*args, **kwargs):
         original_init(*args, **kwargs)
         run_state.add_callback_handler(ValidateBeforeConnect())
+        run_state.add_callback_handler(AuditRecorder())
 
     run_state.init = init
     run_state._gonka_hooked = True

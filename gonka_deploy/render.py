@@ -20,6 +20,9 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SHELL_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]+$")
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.mlnode.yml", "docker-compose.override.yml")
 REDACTED = "*****"
+# Files rendered into deploy/join of the clone; the release tracks some of them in git.
+RENDERED_IN_CLONE = ("config.env", ".env", "node-config.json", "nginx.conf",
+                     "docker-compose.override.yml")
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,50 @@ def render_host(config: HostConfig) -> dict[str, RenderedFile]:
                      0o644, False),
     ]
     return {f.name: f for f in files}
+
+
+def node_labels(config: HostConfig, node_id: str) -> dict[str, str]:
+    """The node identity every metric of a host carries."""
+    return {"key_name": config.key_name, "node_id": node_id, "location": config.location,
+            "tags": ",".join(config.tags)}
+
+
+def scrape_jobs(config: HostConfig) -> list[dict]:
+    m = config.monitoring
+    jobs = [
+        {"name": "prometheus", "target": m.listen, "path": None},
+        {"name": "node-exporter", "target": f"127.0.0.1:{m.node_exporter_port}", "path": None},
+        {"name": "gonka-node", "target": "127.0.0.1:26660", "path": None},
+    ]
+    if m.api_metrics:
+        target, _, path = m.api_metrics.partition("/")
+        jobs.append({"name": "gonka-api", "target": target, "path": "/" + path if path else None})
+    if m.gpu_exporter:
+        jobs.append({"name": "gpu", "target": m.gpu_exporter, "path": None})
+    return jobs
+
+
+def render_monitoring(config: HostConfig, node_id: str) -> dict[str, RenderedFile]:
+    """The host's Prometheus + node-exporter compose project (under ``{data_mount}/monitoring``)."""
+    compose = ENV.get_template("monitoring/docker-compose.yml.j2").render(
+        c=config, m=config.monitoring)
+    prometheus = ENV.get_template("monitoring/prometheus.yml.j2").render(
+        c=config, jobs=scrape_jobs(config), labels=node_labels(config, node_id))
+    files = [RenderedFile("docker-compose.yml", compose, 0o644, False),
+             RenderedFile("prometheus.yml", prometheus, 0o644, False)]
+    return {f.name: f for f in files}
+
+
+def fleet_targets(hosts: list[tuple[HostConfig, str, str]]) -> str:
+    """file_sd targets for a central Prometheus: each host's Prometheus, for ``/federate``.
+
+    ``hosts`` holds (config, node_id, address to reach the host at).
+    """
+    groups = []
+    for config, node_id, address in hosts:
+        port = config.monitoring.listen.rsplit(":", 1)[1]
+        groups.append({"targets": [f"{address}:{port}"], "labels": node_labels(config, node_id)})
+    return ENV.get_template("monitoring/targets.json.j2").render(groups=groups)
 
 
 def exported(config_env: str) -> list[tuple[str, str]]:

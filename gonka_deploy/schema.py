@@ -200,11 +200,17 @@ class Pruning(Strict):
 
 
 class Monitoring(Strict):
-    enabled: bool = True
-    retention: str = Field("15d", pattern=RETENTION_RE.pattern)
+    enabled: bool = Field(True, description="run Prometheus and node-exporter on the host")
+    retention: str = Field("15d", pattern=RETENTION_RE.pattern, description="TSDB retention")
     prometheus_image: Image = "prom/prometheus:v2.53.2"
     node_exporter_image: Image = "prom/node-exporter:v1.8.2"
-    prometheus_port: Port = 9090
+    listen: str = Field("127.0.0.1:9090", pattern=r"^[\w.:\[\]-]+:\d{1,5}$",
+                        description="Prometheus listen address (host network)")
+    node_exporter_port: Port = Field(9101, description="node-exporter port on 127.0.0.1 (9100 "
+                                     "is the api's)")
+    api_metrics: str | None = Field(None, description="`host:port/path` of api metrics to scrape")
+    gpu_exporter: str | None = Field(None, description="`host:port` of a GPU exporter "
+                                     "(dcgm-exporter), scraped when set")
 
 
 class Images(Strict):
@@ -291,6 +297,9 @@ class HostConfig(Strict):
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Prometheus and node "
                                    "exporter")
     hf_endpoint: HttpUrl | None = Field(None, description="Hugging Face endpoint (`HF_ENDPOINT`)")
+    hf_client_version: str = Field("2.4.0", description="huggingface_hub version installed on "
+                                   "hosts (own venv)")
+    min_free_gb: int = Field(200, ge=0, description="free space the data mount needs, in GB")
     outbound_proxy: HttpUrl | None = Field(None, description="HTTP(S) proxy hosts use for PyPI, "
                                            "Hugging Face and git")
     no_proxy: list[str] = Field(default_factory=list, description="hosts that bypass the proxy")

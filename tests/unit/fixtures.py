@@ -30,13 +30,16 @@ TESTS = Path(__file__).resolve().parents[1]
 SCRIPTS = {
     "PROBE_SCRIPT": "gonka_deploy.facts.disk",
     "WRITE_SCRIPT": "gonka_deploy.operations.util",
+    "COMPOSE_SCRIPT": "gonka_deploy.facts.compose",
+    "HF_SCRIPT": "gonka_deploy.hfscript",
 }
+ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT"}
 
 
 def _placeholders() -> dict[str, str]:
     out = {}
     for name, module in SCRIPTS.items():
-        script = getattr(importlib.import_module(module), name)
+        script = getattr(importlib.import_module(module), ALIASES.get(name, name))
         out[shlex.quote(script)] = f"<{name}>"
     return out
 

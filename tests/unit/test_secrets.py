@@ -35,11 +35,13 @@ def test_secret_file_readable_by_others_is_refused(secrets_dir):
     with pytest.raises(SecretError, match="mode 0644, must be 0600"):
         resolve_keyring_password("fra-01", {})
     path.chmod(0o600)
-    assert resolve_keyring_password("fra-01", {}).value.get_secret_value() == "quoted pass $ 0123456"
+    found = resolve_keyring_password("fra-01", {})
+    assert found.value.get_secret_value() == "quoted pass $ 0123456"
 
 
 def test_validated_config_never_prints_the_password(secrets_dir):
-    config, problems = validate_host("h", merged(), {"GONKA_KEYRING_PASSWORD": "sup3r-secret-value-42"})
+    env = {"GONKA_KEYRING_PASSWORD": "sup3r-secret-value-42"}
+    config, problems = validate_host("h", merged(), env)
     assert not problems
     for text in (repr(config), str(config), config.model_dump_json()):
         assert "sup3r-secret-value-42" not in text

@@ -1,0 +1,75 @@
+"""Facts about a compose project: what compose would run, and what runs now."""
+
+from __future__ import annotations
+
+import json
+from typing import TypedDict
+
+from pyinfra.api import FactBase, QuoteString, StringCommand
+from typing_extensions import override
+
+# Runs as `sh -c SCRIPT _ DIR FILE...` in the project dir: enabled services, wanted config
+# hashes, then the containers (`docker compose ps -a --format json`, one object per line).
+STATE_SCRIPT = r"""
+cd "$1" || { echo nodir; exit 0; }
+shift
+set -- $(for f in "$@"; do printf -- '-f %s ' "$f"; done)
+echo '#services'; docker compose "$@" config --services || exit 1
+echo '#hashes'; docker compose "$@" config --hash '*' || exit 1
+echo '#ps'; docker compose "$@" ps -a --format json
+"""
+
+
+class ComposeServiceDict(TypedDict):
+    wanted_hash: str
+    enabled: bool
+    state: str | None          # running, exited, ... or None when there is no container
+    hash: str | None           # the config hash the container was created with
+
+
+class ComposeState(FactBase[dict[str, ComposeServiceDict] | None]):
+    """
+    Returns, per service of a compose project, the config hash compose wants and the state and
+    hash of its container. None when the project directory does not exist.
+
+    .. code:: python
+
+        {"prometheus": {"wanted_hash": "9d1…", "enabled": True, "state": "running",
+                        "hash": "9d1…"}}
+    """
+
+    @override
+    def requires_command(self, directory: str, files: list[str]) -> str:
+        return "docker"
+
+    @override
+    def command(self, directory: str, files: list[str]) -> StringCommand:
+        return StringCommand("sh", "-c", QuoteString(STATE_SCRIPT), "_", QuoteString(directory),
+                             *[QuoteString(f) for f in files])
+
+    @override
+    def process(self, output: list[str]) -> dict[str, ComposeServiceDict] | None:
+        if output and output[0] == "nodir":
+            return None
+        section, enabled, services = "", set(), {}
+        for line in output:
+            if line.startswith("#"):
+                section = line[1:]
+            elif section == "services" and line.strip():
+                enabled.add(line.strip())
+            elif section == "hashes" and line.strip():
+                name, wanted = line.split()
+                services[name] = ComposeServiceDict(wanted_hash=wanted, enabled=False,
+                                                    state=None, hash=None)
+            elif section == "ps" and line.strip():
+                rows = json.loads(line)
+                for row in rows if isinstance(rows, list) else [rows]:
+                    labels = dict(item.split("=", 1) for item in row.get("Labels", "").split(",")
+                                  if "=" in item)
+                    entry = services.get(row.get("Service"))
+                    if entry is not None:
+                        entry["state"] = row.get("State")
+                        entry["hash"] = labels.get("com.docker.compose.config-hash")
+        for name in services:
+            services[name]["enabled"] = name in enabled
+        return services

@@ -1,0 +1,80 @@
+"""Preflight checks: each missing thing is a clear error, never a silent skip."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import OperationError, operation
+
+from ..facts.checks import FreeSpace, Tools
+from ..facts.disk import DiskProbe
+from .util import describe_size
+
+SUPPORTED_OS = {"ubuntu": ("22.04", "24.04"), "debian": ("12",)}
+HINTS = {
+    "docker": "install Docker Engine (docs.docker.com/engine/install/ubuntu)",
+    "compose": "install the compose plugin: apt-get install docker-compose-plugin",
+    "nvidia_ctk": "install the NVIDIA Container Toolkit (docs.nvidia.com/datacenter/cloud-native/"
+                  "container-toolkit/latest/install-guide.html)",
+    "python3": "apt-get install python3",
+    "venv": "apt-get install python3-venv",
+}
+
+
+@operation()
+def preflight(gpu: bool = True):
+    """
+    Check the OS and the tools a Gonka host needs; fail the host naming each missing one.
+
+    + gpu: also require the NVIDIA Container Toolkit (``nvidia-ctk``)
+
+    **Example:**
+
+    .. code:: python
+
+        checks.preflight()
+    """
+    tools = host.get_fact(Tools)
+    problems = []
+    os_id, _, version = tools["os"].partition(" ")
+    if version not in SUPPORTED_OS.get(os_id, ()):
+        problems.append(f"OS {tools['os'] or 'unknown'} is not supported (Ubuntu 22.04/24.04)")
+    needed = ["docker", "compose", "python3", "venv"] + (["nvidia_ctk"] if gpu else [])
+    for tool in needed:
+        if not tools[tool]:
+            problems.append(f"{tool.replace('_', '-')} is missing: {HINTS[tool]}")
+    if problems:
+        raise OperationError("preflight failed: " + "; ".join(problems))
+    host.noop(f"preflight ok: {tools['os']}, docker {tools['docker']}, compose "
+              f"{tools['compose']}" + (f", {tools['nvidia_ctk']}" if gpu else ""))
+    return
+    yield  # an operation is a generator even when it only checks
+
+
+@operation()
+def free_space(path: str, min_bytes: int, device: str | None = None):
+    """
+    Fail the host when the filesystem at ``path`` has less than ``min_bytes`` free.
+
+    + path: the directory that will hold the data (the data mount)
+    + min_bytes: bytes needed
+    + device: the data disk that will be mounted at ``path``; before the first mount its size
+      stands in for the free space
+
+    **Example:**
+
+    .. code:: python
+
+        checks.free_space(path="/mnt/ssd", min_bytes=200 * 10**9, device="/dev/vdb")
+    """
+    free = host.get_fact(FreeSpace, path=path)
+    avail, where = free["avail"], free["mountpoint"] or free["path"]
+    if device and free["mountpoint"] != path:
+        probe = host.get_fact(DiskProbe, device=device)
+        if probe and probe["exists"]:
+            avail, where = probe["size"], f"{device} (to be mounted at {path})"
+    if avail < min_bytes:
+        raise OperationError(f"{where} has {describe_size(avail)} free, "
+                             f"{describe_size(min_bytes)} needed")
+    host.noop(f"{where} has {describe_size(avail)} free")
+    return
+    yield

@@ -1,0 +1,86 @@
+"""docker compose: `up` only when a service is missing, stopped or defined differently.
+
+pyinfra's own ``docker.compose`` always runs ``up -d`` (it is declared non-idempotent); this one
+reads what compose wants (config hashes) and what runs, and yields nothing when they match.
+"""
+
+from __future__ import annotations
+
+from pyinfra import host, logger, state
+from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+
+from ..facts.compose import ComposeState
+
+
+def compose_command(files: list[str], *args) -> StringCommand:
+    bits = ["docker", "compose"]
+    for name in files:
+        bits += ["-f", QuoteString(name)]
+    return StringCommand(*bits, *args)
+
+
+@operation()
+def up(directory: str, files: list[str], services: list[str] | None = None,
+       no_deps: bool = False):
+    """
+    Bring compose services up; no change when every one runs with its current definition.
+
+    + directory: the project directory (commands run there, so ``.env`` applies)
+    + files: compose files, in ``-f`` order
+    + services: services to bring up (default: every enabled service)
+    + no_deps: do not start linked services (``--no-deps``)
+
+    **Example:**
+
+    .. code:: python
+
+        compose.up(directory="/mnt/ssd/monitoring", files=["docker-compose.yml"])
+    """
+    project = host.get_fact(ComposeState, directory=directory, files=files)
+    if project is None:
+        if state.is_executing:
+            raise OperationError(f"{directory} does not exist")
+        project = {}
+    names = services or [n for n, s in project.items() if s["enabled"]]
+    unknown = [n for n in names if project and n not in project]
+    if unknown:
+        raise OperationError(f"no such service(s) in {directory}: {', '.join(unknown)}")
+    todo = []
+    for name in names or ["(all)"]:
+        entry = project.get(name)
+        if entry is None:
+            todo.append(f"{name}: create")
+        elif entry["state"] is None:
+            todo.append(f"{name}: create")
+        elif entry["hash"] != entry["wanted_hash"]:
+            todo.append(f"{name}: recreate (definition changed)")
+        elif entry["state"] != "running":
+            todo.append(f"{name}: start (was {entry['state']})")
+    if not todo:
+        host.noop(f"{', '.join(names)} running as defined")
+        return
+    verb = "" if state.is_executing else "would "
+    logger.info(f"{host.print_prefix}{verb}compose up in {directory}: " + "; ".join(todo))
+    args = ["up", "-d"] + (["--no-deps"] if no_deps else [])
+    yield StringCommand("cd", QuoteString(directory), "&&",
+                        compose_command(files, *args, *[QuoteString(n) for n in services or []]))
+
+
+@operation(is_idempotent=False)
+def restart(directory: str, files: list[str], services: list[str]):
+    """
+    Restart services (use with ``_if=`` on the change of an input compose cannot see, such as
+    the content of a bind-mounted config file).
+
+    + directory: the project directory
+    + files: compose files, in ``-f`` order
+    + services: services to restart
+
+    **Example:**
+
+    .. code:: python
+
+        compose.restart(directory=d, files=f, services=["prometheus"], _if=cfg.did_change)
+    """
+    yield StringCommand("cd", QuoteString(directory), "&&",
+                        compose_command(files, "restart", *[QuoteString(n) for n in services]))

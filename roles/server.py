@@ -1,0 +1,83 @@
+"""Phase 1: admin SSH keys, preflight, the data disk, monitoring."""
+
+from __future__ import annotations
+
+import uuid
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files as pyinfra_files
+
+from gonka_deploy.facts.disk import DiskProbe
+from gonka_deploy.operations import checks, compose, disk, files, ssh
+from gonka_deploy.render import render_monitoring
+from gonka_deploy.schema import HostConfig
+
+DATA_LABEL = "gonka-data"
+# Fixed namespace: the filesystem UUID of a host's data disk is a function of its node identity.
+UUID_NAMESPACE = uuid.UUID("5b0e8a58-8d5e-4f43-9a49-5e2f1f0c6a10")
+PROMETHEUS_UID = "65534"  # the prom/prometheus image runs as nobody
+
+
+def data_disk_spec(config: HostConfig, node_id: str) -> tuple[str, str]:
+    """(UUID to create, fstab spec). Decided before any operation runs: fstab never gets a
+    UUID read from a disk that the same run has yet to format."""
+    chosen = str(uuid.uuid5(UUID_NAMESPACE, f"{node_id}:{config.data_disk}"))
+    # Deploy code may read this fact: our own filesystem, once made, does not change under us.
+    probe = host.get_fact(DiskProbe, device=config.data_disk)
+    if probe and probe["fstype"] == config.data_fstype and probe["label"] == DATA_LABEL:
+        return chosen, f"UUID={probe['uuid']}"
+    return chosen, f"UUID={chosen}"
+
+
+@deploy("Phase 1: server")
+def server(config: HostConfig, node_id: str):
+    ssh.authorized_keys(
+        name="Admin SSH keys",
+        user=host.data.get("ssh_user") or "root",
+        keys=config.admin_ssh_keys,
+        exclusive=config.admin_ssh_keys_exclusive,
+    )
+    apt.packages(
+        name="Host packages",
+        packages=["git", "python3-venv", "e2fsprogs"]
+        + (["xfsprogs"] if config.data_fstype == "xfs" else []),
+    )
+    checks.preflight(name="Preflight")
+
+    if config.data_disk:
+        chosen, spec = data_disk_spec(config, node_id)
+        disk.filesystem(name="Data disk filesystem", device=config.data_disk,
+                        fstype=config.data_fstype, label=DATA_LABEL, uuid=chosen)
+        disk.fstab_entry(name="Data disk in fstab", path=config.data_mount, spec=spec,
+                         fstype=config.data_fstype)
+        disk.mounted(name="Data disk mounted", path=config.data_mount, spec=spec)
+    else:
+        pyinfra_files.directory(name="Data directory", path=config.data_mount)
+    checks.free_space(name="Free space", path=config.data_mount,
+                      min_bytes=config.min_free_gb * 10**9, device=config.data_disk)
+
+    if config.monitoring.enabled:
+        monitoring(config, node_id)
+
+
+def monitoring(config: HostConfig, node_id: str):
+    directory = f"{config.data_mount}/monitoring"
+    pyinfra_files.directory(name="Monitoring directory", path=directory, mode="0755")
+    pyinfra_files.directory(name="Prometheus data", path=f"{directory}/data",
+                            user=PROMETHEUS_UID, group=PROMETHEUS_UID, mode="0755")
+    rendered = render_monitoring(config, node_id)
+    changed = {
+        name: files.rendered(name=f"Monitoring {name}", path=f"{directory}/{name}",
+                             content=f.content, mode=f.mode)
+        for name, f in rendered.items()
+    }
+    up = compose.up(name="Monitoring up", directory=directory, files=["docker-compose.yml"])
+    # compose recreates on a changed definition, not on a changed mounted file: restart for it.
+    compose.restart(
+        name="Prometheus reload",
+        directory=directory,
+        files=["docker-compose.yml"],
+        services=["prometheus"],
+        _if=lambda: changed["prometheus.yml"].did_change() and not up.did_change(),
+    )
