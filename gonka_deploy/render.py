@@ -202,8 +202,16 @@ def exported(config_env: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    """Replace every secret value, and its shell-quoted form, with a fixed marker."""
+SECRET_KEYS = ("KEYRING_PASSWORD",)
+
+
+def redact(text: str, secrets: list[str], keys: tuple[str, ...] = SECRET_KEYS) -> str:
+    """Replace every secret value, and its shell-quoted form, with a fixed marker; also the value
+    of any ``[export ]KEY=`` line of a secret key, whatever it holds (an old password that this
+    run does not know, for instance)."""
+    for key in keys:
+        text = re.sub(rf"^((?:export\s+)?{re.escape(key)}=).*$", rf"\g<1>{REDACTED}", text,
+                      flags=re.M)
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         for form in sorted({secret, sh_quote(secret), dotenv_quote(secret)}, key=len,
                            reverse=True):

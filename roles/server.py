@@ -16,7 +16,6 @@ from gonka_deploy.schema import HostConfig
 DATA_LABEL = "gonka-data"
 # Fixed namespace: the filesystem UUID of a host's data disk is a function of its node identity.
 UUID_NAMESPACE = uuid.UUID("5b0e8a58-8d5e-4f43-9a49-5e2f1f0c6a10")
-PROMETHEUS_UID = "65534"  # the prom/prometheus image runs as nobody
 
 
 def data_disk_spec(config: HostConfig, node_id: str) -> tuple[str, str]:
@@ -64,8 +63,9 @@ def server(config: HostConfig, node_id: str):
 def monitoring(config: HostConfig, node_id: str):
     directory = f"{config.data_mount}/monitoring"
     pyinfra_files.directory(name="Monitoring directory", path=directory, mode="0755")
+    # The prom/prometheus image runs as nobody (65534).
     pyinfra_files.directory(name="Prometheus data", path=f"{directory}/data",
-                            user=PROMETHEUS_UID, group=PROMETHEUS_UID, mode="0755")
+                            user="nobody", group="nogroup", mode="0755")
     rendered = render_monitoring(config, node_id)
     changed = {
         name: files.rendered(name=f"Monitoring {name}", path=f"{directory}/{name}",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import OperationError, operation
+from pyinfra.api import operation
 
 from ..facts.checks import FreeSpace, Tools
 from ..facts.disk import DiskProbe
-from .util import describe_size
+from .util import describe_size, refuse
 
 SUPPORTED_OS = {"ubuntu": ("22.04", "24.04"), "debian": ("12",)}
 HINTS = {
@@ -43,11 +43,10 @@ def preflight(gpu: bool = True):
         if not tools[tool]:
             problems.append(f"{tool.replace('_', '-')} is missing: {HINTS[tool]}")
     if problems:
-        raise OperationError("preflight failed: " + "; ".join(problems))
+        yield from refuse("preflight failed: " + "; ".join(problems))
+        return
     host.noop(f"preflight ok: {tools['os']}, docker {tools['docker']}, compose "
               f"{tools['compose']}" + (f", {tools['nvidia_ctk']}" if gpu else ""))
-    return
-    yield  # an operation is a generator even when it only checks
 
 
 @operation()
@@ -73,8 +72,7 @@ def free_space(path: str, min_bytes: int, device: str | None = None):
         if probe and probe["exists"]:
             avail, where = probe["size"], f"{device} (to be mounted at {path})"
     if avail < min_bytes:
-        raise OperationError(f"{where} has {describe_size(avail)} free, "
-                             f"{describe_size(min_bytes)} needed")
+        yield from refuse(f"{where} has {describe_size(avail)} free, "
+                          f"{describe_size(min_bytes)} needed")
+        return
     host.noop(f"{where} has {describe_size(avail)} free")
-    return
-    yield

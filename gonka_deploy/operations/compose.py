@@ -7,9 +7,10 @@ reads what compose wants (config hashes) and what runs, and yields nothing when 
 from __future__ import annotations
 
 from pyinfra import host, logger, state
-from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 
 from ..facts.compose import ComposeState
+from .util import refuse
 
 
 def compose_command(files: list[str], *args) -> StringCommand:
@@ -39,12 +40,14 @@ def up(directory: str, files: list[str], services: list[str] | None = None,
     project = host.get_fact(ComposeState, directory=directory, files=files)
     if project is None:
         if state.is_executing:
-            raise OperationError(f"{directory} does not exist")
+            yield from refuse(f"{directory} does not exist")
+            return
         project = {}
     names = services or [n for n, s in project.items() if s["enabled"]]
     unknown = [n for n in names if project and n not in project]
     if unknown:
-        raise OperationError(f"no such service(s) in {directory}: {', '.join(unknown)}")
+        yield from refuse(f"no such service(s) in {directory}: {', '.join(unknown)}")
+        return
     todo = []
     for name in names or ["(all)"]:
         entry = project.get(name)

@@ -13,7 +13,7 @@ from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Mounts
 
 from ..facts.disk import DiskProbe
-from .util import describe_size, upload_text
+from .util import describe_size, refuse, upload_text
 
 FSTAB = "/etc/fstab"
 FSTAB_BACKUP = "/etc/fstab.gonka-deploy.bak"
@@ -60,16 +60,19 @@ def filesystem(device: str, fstype: str = "ext4", label: str = "gonka-data",
     """
     info = host.get_fact(DiskProbe, device=device)
     if not info or not info["exists"]:
-        raise OperationError(f"{device} does not exist")
+        yield from refuse(f"{device} does not exist")
+        return
     if not info["block"]:
-        raise OperationError(f"{device} is not a block device")
+        yield from refuse(f"{device} is not a block device")
+        return
     if info["fstype"] == fstype and info["label"] == label:
         host.noop(f"{device} already holds our {fstype} filesystem (UUID {info['uuid']})")
         return
     found = what_is_on(info)
     if found:
-        raise OperationError(f"refusing to format {device}: it holds " + "; ".join(found)
-                             + ". Wipe it yourself if it is really unused.")
+        yield from refuse(f"refusing to format {device}: it holds " + "; ".join(found)
+                          + ". Wipe it yourself if it is really unused.")
+        return
     verb = "formatting" if state.is_executing else "would format"
     logger.info(f"{host.print_prefix}{verb} {device} ({fstype}, {describe_size(info['size'])})")
     if fstype == "ext4":

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from pyinfra import host, logger, state
-from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 
 from ..facts.git import GitCheckout, GitRemoteRef
+from .util import refuse
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -36,7 +37,8 @@ def checkout(url: str, path: str, ref: str, managed: list[str] | None = None):
     managed = managed or []
     target = ref if SHA.match(ref) else host.get_fact(GitRemoteRef, url=url, ref=ref)
     if target is None:
-        raise OperationError(f"{url} has no ref {ref!r}")
+        yield from refuse(f"{url} has no ref {ref!r}")
+        return
     clone = host.get_fact(GitCheckout, path=path)
     verb = "" if state.is_executing else "would "
     git = ("git", "-C", QuoteString(path))
@@ -47,7 +49,8 @@ def checkout(url: str, path: str, ref: str, managed: list[str] | None = None):
         yield StringCommand(*git, "checkout", "--quiet", "--detach", QuoteString(target))
         return
     if clone["origin"] != url:
-        raise OperationError(f"{path} is a clone of {clone['origin']}, not {url}")
+        yield from refuse(f"{path} is a clone of {clone['origin']}, not {url}")
+        return
     edits = [f for f in clone["dirty"] if f not in managed]
     if clone["head"] == target:
         if edits:
@@ -56,8 +59,9 @@ def checkout(url: str, path: str, ref: str, managed: list[str] | None = None):
         host.noop(f"{path} is at {ref} ({target[:12]})")
         return
     if edits:
-        raise OperationError(f"{path} has local edits to {', '.join(edits)}; not moving it from "
-                             f"{(clone['head'] or '?')[:12]} to {ref}. Commit, stash or drop them.")
+        yield from refuse(f"{path} has local edits to {', '.join(edits)}; not moving it from "
+                          f"{(clone['head'] or '?')[:12]} to {ref}. Commit, stash or drop them.")
+        return
     logger.info(f"{host.print_prefix}{verb}move {path} from {(clone['head'] or '?')[:12]} to "
                 f"{ref} ({target[:12]}), fast-forward only")
     yield StringCommand(*git, "fetch", "--quiet", "--tags", "origin")

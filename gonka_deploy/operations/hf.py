@@ -6,7 +6,7 @@ import json
 import time
 
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
 
 from ..facts.hf import HfClientVersion, HfModel, env_command
 from ..hfscript import SCRIPT
@@ -78,7 +78,21 @@ def model(repo: str, sha: str, env: dict[str, str], hf_bin: str):
                       QuoteString(sha), QuoteString(hf_bin))
 
 
+class WaitFailed(Exception):
+    pass
+
+
 def _wait(models: list[tuple[str, str]], env: dict[str, str], timeout: float,
+          interval: float) -> bool:
+    """FunctionCommand body: False (the host fails) with the reason logged, never a traceback."""
+    try:
+        return _poll(models, env, timeout, interval)
+    except WaitFailed as exc:
+        logger.error(f"{host.print_prefix}{exc}")
+        return False
+
+
+def _poll(models: list[tuple[str, str]], env: dict[str, str], timeout: float,
           interval: float) -> bool:
     deadline = time.monotonic() + timeout
     pending = list(models)
@@ -87,10 +101,13 @@ def _wait(models: list[tuple[str, str]], env: dict[str, str], timeout: float,
         for repo, sha in list(pending):
             command = env_command(env, "python3", "-c", QuoteString(SCRIPT), "status",
                                   QuoteString(repo), QuoteString(sha))
-            ok, output = host.run_shell_command(command)
+            # A FunctionCommand gets no connector arguments: take sudo from the host's data,
+            # as the operation's own commands do.
+            ok, output = host.run_shell_command(
+                command, _sudo=bool(host.data.get("_sudo") or state.config.SUDO))
             info = json.loads(output.stdout_lines[-1]) if output.stdout_lines else None
             if not ok or not info:
-                raise OperationError(f"cannot read the state of {repo}: {output.stderr}")
+                raise WaitFailed(f"cannot read the state of {repo}: {output.stderr}")
             now = time.monotonic()
             rate = ""
             if repo in last and info.get("have") is not None:
@@ -105,12 +122,12 @@ def _wait(models: list[tuple[str, str]], env: dict[str, str], timeout: float,
                 pending.remove((repo, sha))
                 continue
             if not info.get("running"):
-                raise OperationError(f"the download of {repo}@{sha[:12]} stopped before it "
+                raise WaitFailed(f"the download of {repo}@{sha[:12]} stopped before it "
                                      f"finished ({progress(info)}); see $HF_HOME/.gonka-deploy/"
                                      "*.log on the host, then re-run")
             logger.info(f"{host.print_prefix}{repo}@{sha[:12]}: {progress(info)}{rate}")
         if pending and time.monotonic() > deadline:
-            raise OperationError(f"models not complete after {timeout:.0f} s: "
+            raise WaitFailed(f"models not complete after {timeout:.0f} s: "
                                  + ", ".join(r for r, _ in pending))
         if pending:
             time.sleep(interval)  # the poll interval of a bounded wait, not a fixed delay

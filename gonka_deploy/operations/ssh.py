@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 
 from ..facts.ssh import AuthorizedKeys
-from .util import upload_text
+from .util import refuse, upload_text
 
 
 def key_id(line: str) -> tuple[str, str] | None:
@@ -39,7 +39,8 @@ def authorized_keys(user: str, keys: list[str], exclusive: bool = False):
     """
     info = host.get_fact(AuthorizedKeys, user=user)
     if info is None:
-        raise OperationError(f"user {user} does not exist")
+        yield from refuse(f"user {user} does not exist")
+        return
     wanted = {key_id(k): k for k in keys if key_id(k)}
     previously = {key_id(k) for k in info["managed"] if key_id(k)}
     kept = []

@@ -9,6 +9,19 @@ from pyinfra.api import QuoteString, StringCommand
 
 from ..render import redact
 
+# Runs as `sh -c REFUSE_SCRIPT _ MESSAGE`: fails this host only, with the message on stderr.
+REFUSE_SCRIPT = 'echo "$1" >&2; exit 1'
+
+
+def refuse(message: str):
+    """Fail the current host with ``message``, leaving the other hosts to carry on.
+
+    Raising during pyinfra's preview would end the run for every host, so a refusal is a
+    command that fails on this host; the preview (--dry) prints it.
+    """
+    logger.warning(f"{host.print_prefix}refused: {message}")
+    yield StringCommand("sh", "-c", QuoteString(REFUSE_SCRIPT), "_", QuoteString(message))
+
 
 def describe_size(size: int) -> str:
     value = float(size)

@@ -7,7 +7,8 @@ Operation cases live in ``tests/operations/<module>.<op>/<behaviour>.json``::
      "executing": false,
      "commands": ["mkfs.ext4 ...", {"command": "sh -c <WRITE_SCRIPT> ...", "stdin": "..."}],
      "noop_description": "...",            # when no command is expected
-     "exception": {"name": "OperationError", "message": "..."},
+     "refused": "fragment of the message",  # the host fails with it (REFUSE_SCRIPT)
+     "exception": {"name": "TypeError", "message": "..."},
      "logs": ["would format /dev/vdb (ext4, 1.0 GiB)"]}
 
 Fact cases live in ``tests/facts/<module>.<Fact>/<behaviour>.json`` with ``kwargs``, ``command``,
@@ -32,6 +33,7 @@ SCRIPTS = {
     "WRITE_SCRIPT": "gonka_deploy.operations.util",
     "COMPOSE_SCRIPT": "gonka_deploy.facts.compose",
     "HF_SCRIPT": "gonka_deploy.hfscript",
+    "REFUSE_SCRIPT": "gonka_deploy.operations.util",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT"}
 
@@ -108,12 +110,18 @@ def run_operation(path: Path, caplog) -> None:
                 raise AssertionError(f"{path}: expected {spec['exception']['name']}")
             return
         commands = [command_text(c) for c in op._inner(**spec.get("kwargs", {}))]
+    logs = [r.getMessage().replace(host.print_prefix, "") for r in caplog.records]
+    if "refused" in spec:
+        assert len(commands) == 1 and commands[0].startswith("sh -c <REFUSE_SCRIPT> _ "), commands
+        message = shlex.split(commands[0].split(" _ ", 1)[1])[0]
+        assert spec["refused"] in message, message
+        assert f"refused: {message}" in logs
+        return
     assert commands == spec.get("commands", []), json.dumps(commands, indent=1)
     if not commands:
         assert host.noops == [spec["noop_description"]]
     else:
         assert not host.noops
-    logs = [r.getMessage().replace(host.print_prefix, "") for r in caplog.records]
     for line in spec.get("logs", []):
         assert line in logs, logs
     for line in spec.get("not_logs", []):

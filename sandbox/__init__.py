@@ -1,0 +1,1 @@
+"""Sandbox tooling: test hosts (bench), simulators (gonkasim), the fake gonka repo (gonkarepo)."""

@@ -1,0 +1,7 @@
+"""`python3 -m gonkarepo build DEST.git`."""
+
+import sys
+
+from .build import main
+
+sys.exit(main())

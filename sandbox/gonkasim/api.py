@@ -1,0 +1,421 @@
+"""api role: the decentralized-api (public 9000, ML callbacks 9100, admin 9200).
+
+    python3 -m gonkasim api [--inference-home /root/.inference] [--dapi-home /root/.dapi]
+                            [--node-config /root/node_config.json]
+
+Refuses to start (exit 1) when the warm key KEY_NAME is missing from <inference-home>/keyring-file.
+On the first start (no state under --dapi-home) it loads the node config JSON; afterwards nodes
+change only through the admin API and persist in <dapi-home>/api-config.yaml and
+<dapi-home>/gonkasim-state.json. Participant and governance data come from the seed sim
+(DAPI_CHAIN_NODE__SEED_API_URL / SEED_API_URL / settings seed_api_url), like the real api reads
+the chain. current_node_version follows the node's REST mlnode_version (polled every second;
+REST URL = DAPI_CHAIN_NODE__URL's host at port 1317, or GONKASIM_NODE_REST_URL). Each enabled
+node's MLNode is polled at <poc_url>/<version>/api/v1/state; a STOPPED one is brought up with the
+first model (governance model_args merged with the local args) and the node then reports
+current_status INFERENCE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+from gonkasim import address, chain as chainmod, common, models, settings
+
+ROLE = "api"
+STATE_FILE = "gonkasim-state.json"
+
+
+def node_problems(node: dict) -> list[str]:
+    """ValidateInferenceNodeBasic, as the real admin API applies it."""
+    errs = []
+    if not isinstance(node, dict):
+        return ["node must be a JSON object"]
+    for key in ("id", "host"):
+        if not str(node.get(key) or "").strip():
+            errs.append(f"{key} is required")
+    for key in ("inference_port", "poc_port"):
+        v = node.get(key)
+        if not isinstance(v, int) or not 0 < v < 65536:
+            errs.append(f"{key} must be between 1 and 65535")
+    if not isinstance(node.get("max_concurrent"), int) or node["max_concurrent"] <= 0:
+        errs.append("max_concurrent must be greater than 0")
+    if not isinstance(node.get("models"), dict) or not node["models"]:
+        errs.append("at least one model is required")
+    return errs
+
+
+def merge_args(gov: list[str], local: list[str]) -> list[str]:
+    """Governance model_args overridden flag by flag by the local args (broker.MergeModelArgs)."""
+    def pairs(args):
+        out, i = [], 0
+        while i < len(args):
+            if args[i].startswith("--") and i + 1 < len(args) and not args[i + 1].startswith("--"):
+                out.append((args[i], [args[i + 1]]))
+                i += 2
+            else:
+                out.append((args[i], []))
+                i += 1
+        return out
+
+    local_pairs = pairs(local)
+    local_flags = {flag for flag, _ in local_pairs}
+    merged = [p for p in pairs(gov) if p[0] not in local_flags] + local_pairs
+    return [x for flag, vals in merged for x in [flag, *vals]]
+
+
+class Api:
+    def __init__(self, args, env: dict, cfg: dict):
+        self.env, self.cfg = env, cfg
+        self.dapi_home = args.dapi_home
+        self.lock = threading.Lock()
+        self.chain_url = env.get("DAPI_CHAIN_NODE__URL", "http://node:26657").rstrip("/")
+        host = urlsplit(self.chain_url).hostname or "node"
+        self.rest_url = env.get("GONKASIM_NODE_REST_URL", f"http://{host}:1317").rstrip("/")
+        self.seed_url = (env.get("DAPI_CHAIN_NODE__SEED_API_URL") or env.get("SEED_API_URL")
+                         or cfg.get("seed_api_url") or "").rstrip("/")
+        self.state_path = os.path.join(self.dapi_home, STATE_FILE)
+        state = common.read_json(self.state_path)
+        if state is None:  # first start: node_config.json is read only now
+            state = {"nodes": {}, "current_node_version": "", "next_num": 1}
+            for node in common.read_json(args.node_config, []) or []:
+                self._put(state, node)
+            common.log(ROLE, event="loaded-node-config", path=args.node_config,
+                       nodes=len(state["nodes"]))
+        self.state = state
+        self.persist()
+        self._gov_cache: list[dict] | None = None
+
+    # ---------- persistence ----------
+    def persist(self) -> None:
+        with self.lock:
+            snap = json.loads(json.dumps(self.state))
+        common.write_json(self.state_path, snap)
+        common.atomic_write(os.path.join(self.dapi_home, "api-config.yaml"),
+                            self.config_yaml(snap))
+
+    def config_yaml(self, snap: dict) -> str:
+        e = self.env
+        lines = [
+            "api:",
+            "  port: 9000",
+            f"  poc_callback_url: {e.get('DAPI_API__POC_CALLBACK_URL', 'http://api:9100')}",
+            f"  public_url: {e.get('DAPI_API__PUBLIC_URL', '')}",
+            "  ml_server_port: 9100",
+            "  admin_server_port: 9200",
+            "chain_node:",
+            f"  url: {self.chain_url}",
+            f"  p2p_url: {e.get('DAPI_CHAIN_NODE__P2P_URL', 'http://node:26656')}",
+            f"  seed_api_url: {self.seed_url}",
+            f"  account_public_key: {e.get('ACCOUNT_PUBKEY', '')}",
+            f"  signer_key_name: {e.get('KEY_NAME', '')}",
+            f"  keyring_backend: {e.get('KEYRING_BACKEND', 'file')}",
+            "  keyring_dir: /root/.inference",
+            f"current_node_version: {snap.get('current_node_version') or ''}",
+            "nodes:",
+        ]
+        for entry in snap["nodes"].values():
+            lines.append(f"  - {json.dumps(entry['node'])}")
+        return "\n".join(lines) + "\n"
+
+    # ---------- nodes ----------
+    def _put(self, state: dict, node: dict) -> dict:
+        old = state["nodes"].get(node["id"])
+        num = old["node"]["node_num"] if old else state["next_num"]
+        if not old:
+            state["next_num"] += 1
+        full = {"host": node["host"], "inference_segment": node.get("inference_segment", ""),
+                "inference_port": node["inference_port"],
+                "poc_segment": node.get("poc_segment", ""), "poc_port": node["poc_port"],
+                "models": node["models"], "id": node["id"],
+                "max_concurrent": node["max_concurrent"], "node_num": num,
+                "hardware": node.get("hardware") or []}
+        st = (old or {}).get("state") or {
+            "intended_status": "INFERENCE", "current_status": "UNKNOWN",
+            "poc_intended_status": "IDLE", "poc_current_status": "IDLE", "lock_count": 0,
+            "failure_reason": "", "status_timestamp": chainmod.iso(time.time()),
+            "admin_state": {"enabled": True, "epoch": 0}, "ml_node_version": "",
+            "epoch_models": {}, "epoch_ml_nodes": {}, "preserved_models": None}
+        state["nodes"][node["id"]] = {"node": full, "state": st}
+        return full
+
+    def governance(self, refresh: bool = False) -> list[dict]:
+        if self._gov_cache is None or refresh:
+            code, doc = (common.http("GET", self.seed_url + "/v1/governance/models", timeout=3)
+                         if self.seed_url else (0, None))
+            if code == 200 and isinstance(doc, dict):
+                self._gov_cache = doc.get("models", [])
+            elif self._gov_cache is None:
+                common.log(ROLE, event="warning", error="seed unreachable; built-in models")
+                return models.default_models()
+        return self._gov_cache
+
+    def upsert(self, node: dict) -> tuple[int, dict]:
+        errs = node_problems(node)
+        if errs:
+            return 400, {"error": "; ".join(errs)}
+        gov = {m["id"] for m in self.governance()}
+        unknown = [m for m in node["models"] if m not in gov]
+        if unknown:
+            gov = {m["id"] for m in self.governance(refresh=True)}
+            unknown = [m for m in node["models"] if m not in gov]
+        if unknown:
+            return 400, {"error": f"model {unknown[0]} is not a valid governance model"}
+        with self.lock:
+            full = self._put(self.state, node)
+        self.persist()
+        return 200, full
+
+    def version(self) -> str:
+        return self.state.get("current_node_version") or ""
+
+    def poc_url(self, node: dict, version: str | None = None) -> str:
+        v = self.version() if version is None else version
+        seg = f"/{v}" if v else ""
+        return f"http://{node['host']}:{node['poc_port']}{seg}{node.get('poc_segment', '')}"
+
+    def inference_url(self, node: dict) -> str:
+        v = self.version()
+        seg = f"/{v}" if v else ""
+        return (f"http://{node['host']}:{node['inference_port']}{seg}"
+                f"{node.get('inference_segment', '')}")
+
+    def check_version(self, node: dict, version: str) -> dict:
+        code, doc = common.http("GET", self.poc_url(node, version) + "/api/v1/state", timeout=3)
+        if code == 200:
+            return {"is_alive": True, "error": ""}
+        return {"is_alive": False, "error": doc if code == 0 else f"HTTP {code}: {doc}"}
+
+    # ---------- background sync ----------
+    def sync_once(self) -> None:
+        code, doc = common.http("GET", self.rest_url +
+                                "/productscience/inference/inference/mlnode_version", timeout=2)
+        if code == 200 and isinstance(doc, dict):
+            v = doc.get("mlnode_version", {}).get("current_version", "")
+            if v and v != self.version():
+                common.log(ROLE, event="node-version", old=self.version(), new=v)
+                with self.lock:
+                    self.state["current_node_version"] = v
+                self.persist()
+        with self.lock:
+            entries = [json.loads(json.dumps(e)) for e in self.state["nodes"].values()]
+        gov = {m["id"]: m for m in self.governance()}
+        changed = False
+        for entry in entries:
+            node, st = entry["node"], entry["state"]
+            if not st["admin_state"]["enabled"]:
+                continue
+            code, doc = common.http("GET", self.poc_url(node) + "/api/v1/state", timeout=2)
+            if code == 200 and isinstance(doc, dict):
+                if doc.get("state") == "STOPPED" and node["models"]:
+                    mid, local = next(iter(node["models"].items()))
+                    body = {"model": mid, "dtype": "auto", "additional_args": merge_args(
+                        gov.get(mid, {}).get("model_args", []), (local or {}).get("args", []))}
+                    common.http("POST", self.poc_url(node) + "/api/v1/inference/up", body,
+                                timeout=10)
+                    code, doc = common.http("GET", self.poc_url(node) + "/api/v1/state",
+                                            timeout=2)
+                status = doc.get("state", "UNKNOWN") if isinstance(doc, dict) else "FAILED"
+                reason = ""
+            else:
+                status, reason = "FAILED", str(doc)[:200]
+            if status != st["current_status"] or reason != st["failure_reason"]:
+                changed = True
+                with self.lock:
+                    live = self.state["nodes"].get(node["id"])
+                    if live:
+                        live["state"].update(
+                            current_status=status, failure_reason=reason,
+                            status_timestamp=chainmod.iso(time.time()),
+                            ml_node_version=self.version())
+        if changed:
+            self.persist()
+
+    def sync_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.sync_once()
+            except Exception as exc:  # keep polling; a sim must not die on one bad answer
+                common.log(ROLE, event="sync-error", error=repr(exc))
+            stop.wait(1.0)
+
+
+class PublicHandler(common.Handler):
+    role = ROLE
+    api: Api
+
+    def route(self, method, path, query):
+        api = self.api
+        if path.startswith("/api/v1/"):
+            path = path[4:]
+        parts = [p for p in path.split("/") if p]
+        if path == "/v1/status":
+            code, doc = common.http("GET", api.chain_url + "/status", timeout=2)
+            sync = doc.get("result", {}).get("sync_info", {}) if isinstance(doc, dict) else {}
+            return self.reply(200, {"status": "ok", "chain_reachable": code == 200,
+                                    "block_height": int(sync.get("latest_block_height", 0)),
+                                    "catching_up": sync.get("catching_up"),
+                                    "current_node_version": api.version(),
+                                    "nodes": len(api.state["nodes"])})
+        if path == "/v1/identity":
+            pub = api.env.get("ACCOUNT_PUBKEY", "")
+            try:
+                addr = address.address_from_b64(pub) if pub else ""
+            except ValueError:
+                addr = ""
+            return self.reply(200, {"address": addr, "pubkey": pub,
+                                    "key_name": api.env.get("KEY_NAME", ""),
+                                    "public_url": api.env.get("DAPI_API__PUBLIC_URL", "")})
+        if method == "POST" and path == "/v1/chat/completions":
+            return self.chat()
+        if method == "GET" and parts[:2] in (["v1", "participants"], ["v2", "participants"],
+                                             ["v1", "governance"], ["v1", "epochs"],
+                                             ["v2", "accounts"]):
+            if not api.seed_url:
+                return self.reply(503, {"error": "no seed api configured"})
+            code, doc = common.http("GET", api.seed_url + path, timeout=5)
+            return self.reply(code or 502, doc)
+        self.reply(404, {"error": "not found"})
+
+    def chat(self):
+        api = self.api
+        nodes = [e["node"] for e in api.state["nodes"].values()
+                 if e["state"]["current_status"] == "INFERENCE"]
+        if not nodes:
+            return self.reply(503, {"error": "no ML node is in INFERENCE"})
+        code, doc = common.http("POST", api.inference_url(nodes[0]) + "/v1/chat/completions",
+                                self.body() or b"{}", timeout=30)
+        self.reply(code or 502, doc)
+
+
+class MLHandler(common.Handler):
+    role = ROLE
+    api: Api
+
+    def route(self, method, path, query):
+        if path.rstrip("/") in ("/v1/poc-batches/generated", "/v2/poc-batches/generated",
+                                "/v1/poc-batches/validated") and method == "POST":
+            return self.reply(200, {})
+        if path == "/versions":
+            return self.reply(200, {"api_version": common.image_tag(),
+                                    "node_version": self.api.version()})
+        self.reply(404, {"error": "not found"})
+
+
+class AdminHandler(common.Handler):
+    role = ROLE
+    api: Api
+
+    def route(self, method, path, query):
+        api = self.api
+        if not path.startswith("/admin/v1/"):
+            return self.reply(404, {"error": "not found"})
+        parts = [p for p in path[len("/admin/v1/"):].split("/") if p]
+        if parts == ["nodes"] and method == "GET":
+            return self.reply(200, list(api.state["nodes"].values()))
+        if parts == ["nodes"] and method == "POST":
+            code, doc = api.upsert(self.json_body() or {})
+            return self.reply(code, doc)
+        if parts == ["nodes", "batch"] and method == "POST":
+            return self.batch(self.json_body() or [])
+        if parts == ["nodes", "upgrade-status"] and method == "GET":
+            _, doc = common.http("GET", api.rest_url +
+                                 "/productscience/inference/inference/partial_upgrade", timeout=2)
+            plans = doc.get("partial_upgrade", []) if isinstance(doc, dict) else []
+            if not plans:
+                return self.reply(200, {"message": "no upgrade plan", "nodes": {}})
+            v = plans[0]["node_version"]
+            return self.reply(200, {"version": v, "height": plans[0]["height"], "nodes": {
+                e["node"]["id"]: api.check_version(e["node"], v)
+                for e in api.state["nodes"].values()}})
+        if parts == ["nodes", "version-status"] and method == "POST":
+            v = str((self.json_body() or {}).get("version") or "")
+            if not v:
+                return self.reply(400, {"error": "version is required"})
+            return self.reply(200, {e["node"]["id"]: api.check_version(e["node"], v)
+                                    for e in list(api.state["nodes"].values())})
+        if len(parts) == 2 and parts[0] == "nodes" and method in ("PUT", "DELETE"):
+            return self.one(method, parts[1])
+        if len(parts) == 3 and parts[0] == "nodes" and parts[2] in ("enable", "disable") \
+                and method == "POST":
+            with api.lock:
+                entry = api.state["nodes"].get(parts[1])
+                if entry:
+                    entry["state"]["admin_state"]["enabled"] = parts[2] == "enable"
+            if not entry:
+                return self.reply(404, {"error": f"node {parts[1]} not found"})
+            api.persist()
+            return self.reply(200, {"message": f"node {parts[2]}d successfully",
+                                    "node_id": parts[1]})
+        if parts == ["config"] and method == "GET":
+            return self.reply(200, api.state)
+        self.reply(404, {"error": "not found"})
+
+    def one(self, method, node_id):
+        api = self.api
+        if method == "PUT":
+            body = self.json_body() or {}
+            if isinstance(body, dict):
+                body["id"] = node_id
+            code, doc = api.upsert(body)
+            return self.reply(code, doc)
+        with api.lock:
+            entry = api.state["nodes"].pop(node_id, None)
+        if entry is None:
+            return self.reply(404, {"error": f"node {node_id} not found"})
+        api.persist()
+        self.reply(200, entry["node"])
+
+    def batch(self, nodes):
+        if not isinstance(nodes, list) or not nodes:
+            return self.reply(400, {"error": "expected a non-empty array of nodes"})
+        done, errors = [], []
+        for node in nodes:
+            code, doc = self.api.upsert(node)
+            if code == 200:
+                done.append(doc)
+            else:
+                errors.append({"node_id": node.get("id") if isinstance(node, dict) else None,
+                               "error": doc["error"]})
+        if not done:
+            return self.reply(400, {"nodes": [], "errors": errors})
+        self.reply(201 if not errors else 206, {"nodes": done, "errors": errors})
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="gonkasim api", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_listen_args(ap)
+    ap.add_argument("--inference-home", default="/root/.inference")
+    ap.add_argument("--dapi-home", default="/root/.dapi")
+    ap.add_argument("--node-config",
+                    default=os.environ.get("NODE_CONFIG_PATH", "/root/node_config.json"))
+    args = ap.parse_args(argv)
+    addrs = common.listen_addrs(args, {"public": 9000, "ml": 9100, "admin": 9200}, "public")
+    key = os.environ.get("KEY_NAME", "")
+    keyfile = os.path.join(args.inference_home, "keyring-file", f"{key}.info")
+    if not key or not os.path.exists(keyfile):
+        common.log(ROLE, event="fatal", error=f"warm key {key!r} not found in "
+                   f"{os.path.dirname(keyfile)}: create it with `inferenced keys add {key} "
+                   "--keyring-backend file` first")
+        print(f"Error: key {key!r} not found in keyring {os.path.dirname(keyfile)}",
+              file=sys.stderr)
+        return 1
+    api = Api(args, dict(os.environ), settings.load())
+    for cls in (PublicHandler, MLHandler, AdminHandler):
+        cls.api = api
+    common.serve(ROLE, "public", addrs["public"], PublicHandler)
+    common.serve(ROLE, "ml", addrs["ml"], MLHandler)
+    common.serve(ROLE, "admin", addrs["admin"], AdminHandler)
+    stop = threading.Event()
+    threading.Thread(target=api.sync_loop, args=(stop,), daemon=True).start()
+    return common.run_forever(stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,308 @@
+"""node role: the chain node (inferenced under cosmovisor) as init-docker.sh runs it.
+
+    python3 -m gonkasim node [--home /root/.inference] [--tmkms-home /root/.tmkms]
+
+First start (no config/config.toml): writes what `inferenced init` writes (config.toml, app.toml,
+client.toml, genesis.json, node_key.json, priv_validator_key.json, data/). First join (no
+.node_initialized, IS_GENESIS!=true, SEED_NODE_RPC_URL set): genesis and `seeds` from the seed's
+RPC, state sync settings from SYNC_WITH_SNAPSHOTS/RPC_SERVER_URL_*. Every start: the fixed
+settings of init-docker.sh, p2p.external_address from P2P_EXTERNAL_ADDRESS, then every
+CONFIG_<a>__<b>=v into config.toml.
+
+Listens: rpc 26657 (/status, /net_info, /health, /genesis, /block, JSON-RPC POST /, and the
+test-only POST /gonkasim/partial-upgrade {"height", "node_version"}), p2p 26656 (accepts and
+closes), rest 1317 (node_info, syncing, mlnode_version, partial_upgrade), metrics 26660.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from gonkasim import chain as chainmod, chainfiles, common, keys, settings, tmkms
+
+ROLE = "node"
+BASE_MLNODE_VERSION = "v3.0.8"
+
+
+class Node:
+    def __init__(self, home: str, tmkms_home: str, env: dict, cfg: dict):
+        self.home, self.tmkms_home, self.env, self.cfg = home, tmkms_home, env, cfg
+        self.config_dir = os.path.join(home, "config")
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.home, *parts)
+
+    # ---------- files ----------
+    def init_home(self) -> None:
+        """What `inferenced init --chain-id gonka-mainnet --default-denom icoin my-node` writes."""
+        moniker = self.env.get("GONKASIM_MONIKER", "my-node")
+        files = {
+            "config.toml": chainfiles.CONFIG_TOML.replace("{moniker}", moniker),
+            "app.toml": chainfiles.APP_TOML.replace("{denom}", "icoin"),
+            "client.toml": chainfiles.CLIENT_TOML.replace("{chain_id}", chainmod.CHAIN_ID),
+            "genesis.json": json.dumps(chainfiles.genesis(chainmod.CHAIN_ID,
+                                                          chainmod.iso(time.time())), indent=2),
+        }
+        for name, text in files.items():
+            common.atomic_write(os.path.join(self.config_dir, name), text)
+        common.write_json(os.path.join(self.config_dir, "node_key.json"),
+                          keys.node_key_json(keys.new_ed25519_priv()), 0o600)
+        priv = keys.new_ed25519_priv()
+        pub = priv[32:]
+        common.write_json(os.path.join(self.config_dir, "priv_validator_key.json"), {
+            "address": keys.validator_address(pub),
+            "pub_key": {"type": "tendermint/PubKeyEd25519", "value": keys.b64(pub)},
+            "priv_key": {"type": "tendermint/PrivKeyEd25519", "value": keys.b64(priv)},
+        }, 0o600)
+        common.write_json(self.path("data", "priv_validator_state.json"),
+                          {"height": "0", "round": 0, "step": 0})
+        common.log(ROLE, event="init", home=self.home)
+
+    def edit(self, name: str, pairs: list[tuple[str, str]]) -> None:
+        path = os.path.join(self.config_dir, name)
+        with open(path) as f:
+            text = f.read()
+        for key, value in pairs:
+            text = chainfiles.toml_set(text, key, value)
+        common.atomic_write(path, text)
+
+    def first_join(self) -> bool:
+        """init-docker.sh's first-run steps for a joining node; False if the seed is unusable."""
+        rpc = self.env.get("SEED_NODE_RPC_URL", "").rstrip("/")
+        if self.env.get("IS_GENESIS", "false") == "true" or not rpc:
+            return True
+
+        def fetch_status():
+            code, doc = common.http("GET", rpc + "/status", timeout=3)
+            return doc if code == 200 and isinstance(doc, dict) else None
+
+        status = common.wait_until(fetch_status, timeout=15, interval=0.5)
+        if not status:
+            common.log(ROLE, event="fatal", error=f"cannot reach SEED_NODE_RPC_URL {rpc}")
+            return False
+        code, gen = common.http("GET", rpc + "/genesis", timeout=5)
+        if code == 200 and isinstance(gen, dict) and "genesis" in gen.get("result", {}):
+            common.write_json(os.path.join(self.config_dir, "genesis.json"),
+                              gen["result"]["genesis"])
+        seed_id = status["result"]["node_info"]["id"]
+        p2p = self.env.get("SEED_NODE_P2P_URL", "").split("://", 1)[-1]
+        pairs = [("p2p.seeds", f"{seed_id}@{p2p}")] if p2p else []
+        sync = self.env.get("SYNC_WITH_SNAPSHOTS", "true")
+        pairs.append(("statesync.enable", "true" if sync == "true" else "false"))
+        if sync == "true":
+            servers = [self.env.get(k, "") for k in ("RPC_SERVER_URL_1", "RPC_SERVER_URL_2")]
+            pairs.append(("statesync.rpc_servers", ",".join(s for s in servers if s)))
+            latest = int(status["result"]["sync_info"]["latest_block_height"])
+            trust = max(latest - int(self.env.get("TRUSTED_BLOCK_PERIOD", "2000")), 1)
+            _, blk = common.http("GET", f"{rpc}/block?height={trust}", timeout=3)
+            try:
+                trust_hash = blk["result"]["block_id"]["hash"]
+            except (TypeError, KeyError):
+                trust_hash = ""
+            pairs += [("statesync.trust_height", str(trust)), ("statesync.trust_hash", trust_hash)]
+        self.edit("config.toml", pairs)
+        common.atomic_write(self.path(".node_initialized"), "")
+        common.log(ROLE, event="joined", seeds=dict(pairs).get("p2p.seeds", ""))
+        return True
+
+    def every_start(self) -> None:
+        env = self.env
+        config = [
+            ("rpc.laddr", "tcp://0.0.0.0:26657"),
+            ("priv_validator_laddr", f"tcp://0.0.0.0:{env.get('TMKMS_PORT', '26658')}"),
+        ]
+        if env.get("P2P_EXTERNAL_ADDRESS"):
+            config.append(("p2p.external_address", env["P2P_EXTERNAL_ADDRESS"]))
+        config += chainfiles.config_env_overrides(env)
+        self.edit("config.toml", config)
+        app = [("minimum-gas-prices", "0icoin"), ("grpc.address", "0.0.0.0:9090"),
+               ("iavl-disable-fastnode", "true")]
+        if env.get("REST_API_ACTIVE", "true") == "true":
+            app += [("api.enable", "true"), ("api.address", "tcp://0.0.0.0:1317")]
+        for var, key in (("SNAPSHOT_INTERVAL", "state-sync.snapshot-interval"),
+                         ("SNAPSHOT_KEEP_RECENT", "state-sync.snapshot-keep-recent"),
+                         ("QUERY_GAS_LIMIT", "query-gas-limit")):
+            if env.get(var):
+                app.append((key, env[var]))
+        self.edit("app.toml", app)
+        self.edit("client.toml", [("chain-id", chainmod.CHAIN_ID),
+                                  ("keyring-backend", env.get("KEYRING_BACKEND", "file"))])
+        bindir = self.path("cosmovisor", "genesis", "bin")
+        if not os.path.isdir(bindir):  # `cosmovisor init /usr/bin/inferenced`, once
+            os.makedirs(bindir)
+            common.atomic_write(os.path.join(bindir, "inferenced"), "#!/bin/sh\n", 0o755)
+            os.symlink("genesis", self.path("cosmovisor", "current"))
+
+    # ---------- state ----------
+    def validator_pub(self) -> bytes:
+        """tmkms's consensus key when it exists (tmkms may write it after we start), else the
+        local priv_validator_key.json that init wrote."""
+        pub = tmkms.consensus_pubkey(self.tmkms_home)
+        if pub is None:
+            doc = common.read_json(os.path.join(self.config_dir, "priv_validator_key.json"))
+            pub = keys.b64decode(doc["pub_key"]["value"])
+        return pub
+
+    def config_text(self) -> str:
+        with open(os.path.join(self.config_dir, "config.toml")) as f:
+            return f.read()
+
+    def make_chain(self) -> chainmod.Chain:
+        node_pub = keys.pub_from_node_key(common.read_json(
+            os.path.join(self.config_dir, "node_key.json")))
+        val_pub = self.validator_pub()
+        meta_path = self.path("data", "gonkasim-chain.json")
+        meta = common.read_json(meta_path) or {}
+        if "epoch_time" not in meta:
+            meta = {"epoch_time": time.time(),
+                    "start_height": int(self.cfg.get("start_height", 1000))}
+            common.write_json(meta_path, meta)
+        text = self.config_text()
+        ch = chainmod.Chain(
+            meta["start_height"], float(self.cfg["block_seconds"]),
+            float(self.cfg["sync_seconds"]), meta["epoch_time"], node_pub, val_pub,
+            chainfiles.toml_get(text, "moniker") or "my-node",
+            version=common.image_tag("0.2.13"))
+        ch.peers = (chainmod.parse_peers(chainfiles.toml_get(text, "p2p.persistent_peers") or "")
+                    + chainmod.parse_peers(chainfiles.toml_get(text, "p2p.seeds") or ""))
+        return ch
+
+
+class Upgrades:
+    """Partial upgrades (MsgCreatePartialUpgrade) kept under the home."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def all(self) -> list[dict]:
+        return common.read_json(self.path, [])
+
+    def add(self, height: int, node_version: str) -> None:
+        plans = [p for p in self.all() if p["height"] != height]
+        common.write_json(self.path, sorted(plans + [{"height": height,
+                                                      "node_version": node_version}],
+                                            key=lambda p: p["height"]))
+
+    def current_version(self, height: int) -> str:
+        version = BASE_MLNODE_VERSION
+        for plan in self.all():
+            if plan["height"] <= height:
+                version = plan["node_version"]
+        return version
+
+    def pending(self, height: int) -> list[dict]:
+        return [p for p in self.all() if p["height"] > height]
+
+
+class RPCHandler(common.Handler):
+    role = ROLE
+    chain: chainmod.Chain
+    node: Node
+    upgrades: Upgrades
+
+    def route(self, method, path, query):
+        if method == "POST" and path == "/gonkasim/partial-upgrade":
+            body = self.json_body() or {}
+            try:
+                height, version = int(body["height"]), str(body["node_version"])
+            except (KeyError, TypeError, ValueError):
+                return self.reply(400, {"error": "need {height, node_version}"})
+            self.upgrades.add(height, version)
+            return self.reply(200, {"height": height, "node_version": version})
+        if method == "POST" and path == "/":
+            req = self.json_body() or {}
+            path, query = "/" + str(req.get("method", "")), dict(req.get("params") or {})
+        self.chain.validator_pub = self.node.validator_pub()
+        handlers = {
+            "/status": lambda: self.chain.status(),
+            "/net_info": lambda: self.chain.net_info(),
+            "/health": lambda: chainmod.rpc_result({}),
+            "/genesis": lambda: chainmod.rpc_result({"genesis": common.read_json(
+                os.path.join(self.node.config_dir, "genesis.json"))}),
+            "/block": lambda: self.chain.block(int(query["height"]) if "height" in query
+                                               else None),
+            "/abci_info": lambda: chainmod.rpc_result({"response": {
+                "data": "inference", "version": self.chain.version,
+                "last_block_height": str(self.chain.height())}}),
+        }
+        if path in handlers:
+            return self.reply(200, handlers[path]())
+        self.reply(404, {"jsonrpc": "2.0", "id": -1,
+                         "error": {"code": -32601, "message": "Method not found"}})
+
+
+class RESTHandler(common.Handler):
+    role = ROLE
+    chain: chainmod.Chain
+    upgrades: Upgrades
+
+    def route(self, method, path, query):
+        h = self.chain.height()
+        if path == "/cosmos/base/tendermint/v1beta1/node_info":
+            return self.reply(200, {
+                "default_node_info": self.chain.node_info(),
+                "application_version": {"name": "inference", "app_name": "inferenced",
+                                        "version": self.chain.version, "git_commit": "",
+                                        "build_tags": "", "go_version": "go1.22.12",
+                                        "build_deps": [], "cosmos_sdk_version": "v0.50.13"}})
+        if path == "/cosmos/base/tendermint/v1beta1/syncing":
+            return self.reply(200, {"syncing": self.chain.catching_up()})
+        if path == "/cosmos/base/tendermint/v1beta1/blocks/latest":
+            return self.reply(200, {"block_id": {"hash": self.chain.block_hash(h)},
+                                    "block": {"header": {"chain_id": chainmod.CHAIN_ID,
+                                                         "height": str(h)}}})
+        if path == "/productscience/inference/inference/mlnode_version":
+            return self.reply(200, {"mlnode_version": {
+                "current_version": self.upgrades.current_version(h)}})
+        if path == "/productscience/inference/inference/partial_upgrade":
+            plans = [{"height": str(p["height"]), "node_version": p["node_version"],
+                      "api_binaries_json": ""} for p in self.upgrades.pending(h)]
+            return self.reply(200, {"partial_upgrade": plans,
+                                    "pagination": {"next_key": None, "total": str(len(plans))}})
+        self.reply(501, {"code": 12, "message": "Not Implemented", "details": []})
+
+
+class MetricsHandler(common.Handler):
+    role = ROLE
+    chain: chainmod.Chain
+
+    def route(self, method, path, query):
+        if path == "/metrics":
+            return self.reply(200, self.chain.metrics(), "text/plain; version=0.0.4")
+        self.reply(404, "404 page not found\n")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="gonkasim node", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_listen_args(ap)
+    ap.add_argument("--home", default="/root/.inference")
+    ap.add_argument("--tmkms-home", default="/root/.tmkms")
+    args = ap.parse_args(argv)
+    addrs = common.listen_addrs(
+        args, {"rpc": 26657, "p2p": 26656, "rest": 1317, "metrics": 26660}, "rpc")
+    node = Node(args.home, args.tmkms_home, dict(os.environ), settings.load())
+    if not os.path.exists(os.path.join(node.config_dir, "config.toml")):
+        node.init_home()
+    if not os.path.exists(node.path(".node_initialized")) and not node.first_join():
+        return 1
+    node.every_start()
+    ch = node.make_chain()
+    upgrades = Upgrades(node.path("data", "gonkasim-upgrades.json"))
+    for cls in (RPCHandler, RESTHandler, MetricsHandler):
+        cls.chain, cls.node, cls.upgrades = ch, node, upgrades
+    common.serve(ROLE, "rpc", addrs["rpc"], RPCHandler)
+    common.serve(ROLE, "rest", addrs["rest"], RESTHandler)
+    common.serve(ROLE, "metrics", addrs["metrics"], MetricsHandler)
+    common.serve_tcp_sink(ROLE, "p2p", addrs["p2p"])
+    common.log(ROLE, event="started", node_id=keys.node_id(ch.node_pub),
+               height=ch.height(), peers=len(ch.peers))
+    return common.run_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,208 @@
+"""deploys/node.py phases 1-3 for real, over SSH, on sandbox hosts.
+
+One module-scoped scenario, in the order an operator lives it: a dry run that changes nothing, an
+apply cut off mid-download, a re-run that finishes it (one host refusing its disk), the hosts
+checked with testinfra, then a second apply that changes nothing and never shows the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import testinfra
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.sandbox
+DEPLOY = REPO / "deploys" / "node.py"
+PASSWORDS = {"gpu": "e2e-Keyring-pass 'with' $pecial\\chars", "xfs": "e2e-other-Password-42"}
+
+
+def host_entry(host, network) -> tuple[str, dict]:
+    kind = "xfs" if host.name.startswith("xfs") else "gpu"
+    data = {**host.ssh_data("ubuntu"), **network["group_data"],
+            "key_name": f"e2e-{host.name}", "public_host": host.address,
+            "account_pubkey": "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB" if kind == "gpu"
+            else "AwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",
+            "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
+            "mlnodes": [{"id": "node1", "models": [network["model"]]}],
+            "location": "sandbox", "tags": ["e2e"]}
+    return host.name, data
+
+
+def password_env(hosts) -> dict[str, str]:
+    env = {}
+    for host in hosts:
+        kind = "xfs" if host.name.startswith("xfs") else "gpu"
+        env["GONKA_KEYRING_PASSWORD_E2E_" + host.name.upper().replace("-", "_")] = PASSWORDS[kind]
+    return env
+
+
+@pytest.fixture(scope="module")
+def scenario(fleet, sandbox_network, tmp_path_factory):
+    hosts = fleet.add(2, prefix="gpu") + fleet.add(1, prefix="xfs")
+    state_dir = tmp_path_factory.mktemp("nodes")
+    xfs = hosts[2]
+    xfs.run("mkfs.xfs -q -f /dev/vdb && mkdir -p /x && mount /dev/vdb /x && "
+            "echo precious > /x/keep.txt && umount /x")
+    inventory = tmp_path_factory.mktemp("inv") / "e2e.py"
+    inventory.write_text(f"e2e_hosts = {[host_entry(h, sandbox_network) for h in hosts]!r}\n")
+    env = dict(os.environ, **password_env(hosts), GONKA_STATE_DIR=str(state_dir),
+               GONKA_SECRETS_DIR=str(state_dir / "no-secrets"))
+    env.pop("GONKA_KEYRING_PASSWORD", None)
+    yield {"hosts": hosts, "inventory": inventory, "env": env, "state": state_dir,
+           "network": sandbox_network, "outputs": {}}
+    fleet.remove(hosts)
+
+
+def pyinfra(scenario, *args, limit=None, timeout=600, background=False):
+    argv = [sys.executable, "-m", "pyinfra", str(scenario["inventory"]), str(DEPLOY), *args]
+    for name in limit or []:
+        argv += ["--limit", name]
+    if background:
+        return subprocess.Popen(argv, cwd=REPO, env=scenario["env"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    p = subprocess.run(argv, cwd=REPO, env=scenario["env"], capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def infra_host(host):
+    return testinfra.get_host(
+        f"ssh://root@{host.address}", ssh_identity_file=host.key,
+        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                       "-o LogLevel=ERROR")
+
+
+def model_state(host, model, sha) -> dict:
+    from gonka_deploy.hfscript import SCRIPT
+
+    out = subprocess.run([*host.ssh_argv(), "env", "HF_HOME=/mnt/ssd/hf", "python3", "-c",
+                          _quote(SCRIPT), "status", model, sha], capture_output=True, text=True,
+                         timeout=60)
+    return json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else {}
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(scenario):
+    gpu = [h.name for h in scenario["hosts"][:2]]
+    rc, out = pyinfra(scenario, "--dry", limit=gpu)
+    assert rc == 0, out
+    for name in gpu:
+        assert f"[{name}] would format /dev/vdb (ext4, 1.0 GiB)" in out
+        assert re.search(rf"\[{name}\]   \+UUID=[0-9a-f-]{{36}} /mnt/ssd ext4 "
+                         r"defaults,nofail,x-systemd.device-timeout=30s 0 2", out), out
+        assert f"[{name}] would clone git://" in out
+        assert f"[{name}] would download {scenario['network']['model']}@" in out
+    host = scenario["hosts"][0]
+    assert host.run("blkid -p /dev/vdb", check=False) == ""
+    assert "/mnt/ssd" not in host.run("cat /etc/fstab")
+    scenario["outputs"]["dry"] = out
+
+
+def test_cut_connection_mid_download_then_rerun_converges_and_refuses_the_xfs_disk(scenario):
+    hosts, model = scenario["hosts"], scenario["network"]["model"]
+    sha = scenario["network"]["model_commit"]
+    first = scenario["hosts"][0]
+    proc = pyinfra(scenario, "-y", background=True)
+    deadline = time.monotonic() + 300
+    pidfile = f"/mnt/ssd/hf/.gonka-deploy/{model.replace('/', '--')}@{sha}.pid"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if first.run(f"cat {pidfile} 2>/dev/null", check=False).strip():
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "pyinfra ended before the download started:\n" + proc.stdout.read()
+    os.killpg(proc.pid, signal.SIGKILL)  # the operator's laptop drops: SSH sessions die
+    proc.wait(timeout=30)
+    pid = first.run(f"cat {pidfile}").strip()
+    assert pid, "the download never started"
+    during = model_state(first, model, sha)
+    assert not during["complete"], "the download finished before the cut; throttle it more"
+
+    rc, out = pyinfra(scenario, "-y")
+    scenario["outputs"]["apply"] = out
+    (scenario["state"] / "apply.log").write_text(out)
+    assert rc != 0, "the xfs host must fail"
+    xfs = hosts[2]
+    assert f"[{xfs.name}] refused: refusing to format /dev/vdb: it holds xfs filesystem" in out
+    assert xfs.run("mkdir -p /x && mount /dev/vdb /x && cat /x/keep.txt; umount /x") == \
+        "precious\n"
+    assert first.run(f"cat {pidfile}").strip() == pid, "the download was started over"
+    for host in hosts[:2]:
+        state = model_state(host, model, sha)
+        assert state["complete"], (state, out[-6000:])
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_hosts_converged(scenario, index):
+    host = scenario["hosts"][index]
+    t = infra_host(host)
+    network = scenario["network"]
+    mount = t.mount_point("/mnt/ssd")
+    assert mount.exists and mount.filesystem == "ext4"
+    lines = t.file("/etc/fstab").content_string.splitlines()
+    fstab = [line for line in lines if "/mnt/ssd" in line]
+    uuid = t.check_output("blkid -s UUID -o value /dev/vdb")
+    assert fstab == [f"UUID={uuid} /mnt/ssd ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2"]
+    assert t.file("/etc/fstab.gonka-deploy.bak").exists
+    assert t.check_output("curl -s 127.0.0.1:9090/-/ready").startswith("Prometheus")
+    assert "node_uname_info" in t.check_output("curl -s 127.0.0.1:9101/metrics")
+    assert t.check_output("git -C /mnt/ssd/gonka rev-parse HEAD") == network["gonka_ref"]
+    snap = f"/mnt/ssd/hf/hub/models--{network['model'].replace('/', '--')}"
+    assert t.file(f"{snap}/refs/main").content_string == network["model_commit"]
+    join = "/mnt/ssd/gonka/deploy/join"
+    for name, mode in ((".env", 0o600), ("config.env", 0o600), ("node-config.json", 0o644),
+                       ("nginx.conf", 0o644), ("docker-compose.override.yml", 0o644)):
+        assert t.file(f"{join}/{name}").mode == mode, name
+    config_env = t.check_output(f"bash -c 'source {join}/config.env && echo $KEY_NAME "
+                                "$PUBLIC_URL $HF_HOME'")
+    assert config_env == f"e2e-{host.name} http://{host.address}:8000 /mnt/ssd/hf"
+    nodes = json.loads(t.file(f"{join}/node-config.json").content_string)
+    assert list(nodes[0]["models"]) == [network["model"]]
+    assert "location /v3.0.8/" in t.file(f"{join}/nginx.conf").content_string
+    # An operator's hand-typed compose in deploy/join uses the toolkit's files and values.
+    merged = json.loads(t.check_output(f"cd {join} && docker compose config --format json"))
+    assert merged["services"]["api"]["ports"][0]["host_ip"] == "127.0.0.1"
+
+
+def test_second_apply_changes_nothing_and_the_password_never_shows(scenario):
+    gpu = [h.name for h in scenario["hosts"][:2]]
+    rc, out = pyinfra(scenario, "-y", "-vvv", limit=gpu)
+    assert rc == 0, out
+    total = re.search(r"Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)", out)
+    assert total and total.group(2) == "-" and total.group(1) == total.group(4), out[-3000:]
+
+    # A password change: the dry run shows that a secret changed, never its value.
+    env_var = "GONKA_KEYRING_PASSWORD_E2E_" + gpu[0].upper().replace("-", "_")
+    scenario["env"][env_var] = "e2e-rotated-Password-77"
+    rc, diff_out = pyinfra(scenario, "--dry", "--diff", limit=gpu[:1])
+    scenario["env"][env_var] = PASSWORDS["gpu"]
+    assert rc == 0, diff_out
+    assert "(only secret values change)" in diff_out
+    outputs = [out, diff_out, *scenario["outputs"].values()]
+    for secret in (PASSWORDS["gpu"], "e2e-rotated-Password-77", "e2e-Keyring-pass"):
+        for text in outputs:
+            assert secret not in text
+    audits = list(scenario["state"].glob("*/audit.jsonl"))
+    assert audits and all(PASSWORDS["gpu"] not in p.read_text() for p in audits)
+
+    # On the host, only config.env and .env hold it (quoted there: search for its prefix).
+    host = scenario["hosts"][0]
+    found = subprocess.run(
+        [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
+                           "--exclude-dir=dev --exclude-dir=run 2>/dev/null"],
+        input="e2e-Keyring-pass\n", capture_output=True, text=True, timeout=300)
+    assert sorted(found.stdout.split()) == ["/mnt/ssd/gonka/deploy/join/.env",
+                                            "/mnt/ssd/gonka/deploy/join/config.env"]
