@@ -9,16 +9,19 @@ call below repeats it when this deploy runs under another config). One role per 
 
 from gonka_deploy.pyinfra_hooks import host_config
 from gonka_deploy.state import identity
+from roles.chain import chain_tuning
 from roles.configuration import configuration
-from roles.models import models_ready
+from roles.network import network_node
 from roles.repo import repo_and_models
 from roles.server import server
+from roles.stack import full_stack
 
 config = host_config()
 node_id = identity(config.key_name)["node_id"]
 
-server(config, node_id)
-repo_and_models(config)
-configuration(config)
-# Phases 4-7 land with the next issue; until then the run ends once the weights are complete.
-models_ready(config)
+server(config, node_id)                  # 1: admin keys, preflight, data disk, monitoring
+repo_and_models(config)                  # 2: gonka repo, model downloads (not waited for)
+rendered = configuration(config)         # 3: config.env, .env, node-config.json, nginx, override
+network_node(config)                     # 4: tmkms + node, warm key, registration
+chain_tuning(config)                     # 5: peers and pruning; node restarted only on change
+full_stack(config, rendered)             # 6: weights complete, full stack, ML nodes in the api

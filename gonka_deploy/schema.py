@@ -300,6 +300,9 @@ class HostConfig(Strict):
     hf_client_version: str = Field("2.4.0", description="huggingface_hub version installed on "
                                    "hosts (own venv)")
     min_free_gb: int = Field(200, ge=0, description="free space the data mount needs, in GB")
+    wait_timeout_s: int = Field(600, gt=0, description="seconds to wait for a service to answer")
+    model_wait_timeout_s: int = Field(6 * 3600, gt=0, description="seconds to wait for the "
+                                      "model downloads")
     outbound_proxy: HttpUrl | None = Field(None, description="HTTP(S) proxy hosts use for PyPI, "
                                            "Hugging Face and git")
     no_proxy: list[str] = Field(default_factory=list, description="hosts that bypass the proxy")

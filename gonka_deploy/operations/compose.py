@@ -87,3 +87,26 @@ def restart(directory: str, files: list[str], services: list[str]):
     """
     yield StringCommand("cd", QuoteString(directory), "&&",
                         compose_command(files, "restart", *[QuoteString(n) for n in services]))
+
+
+@operation(is_idempotent=False)
+def reload_nginx(directory: str, files: list[str], service: str = "inference"):
+    """
+    Test the nginx config inside its container, then reload it gracefully (no dropped request).
+    A config that fails ``nginx -t`` never reaches the running proxy.
+
+    + directory: the project directory
+    + files: compose files, in ``-f`` order
+    + service: the nginx service
+
+    **Example:**
+
+    .. code:: python
+
+        compose.reload_nginx(directory=join, files=files, _if=nginx_conf.did_change)
+    """
+    yield StringCommand("cd", QuoteString(directory), "&&",
+                        compose_command(files, "exec", "-T", QuoteString(service), "nginx", "-t"),
+                        "&&",
+                        compose_command(files, "exec", "-T", QuoteString(service), "nginx", "-s",
+                                        "reload"))

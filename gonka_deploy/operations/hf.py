@@ -10,7 +10,7 @@ from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
 
 from ..facts.hf import HfClientVersion, HfModel, env_command
 from ..hfscript import SCRIPT
-from .util import describe_size
+from .util import describe_size, run_on_host
 
 
 @operation()
@@ -101,10 +101,7 @@ def _poll(models: list[tuple[str, str]], env: dict[str, str], timeout: float,
         for repo, sha in list(pending):
             command = env_command(env, "python3", "-c", QuoteString(SCRIPT), "status",
                                   QuoteString(repo), QuoteString(sha))
-            # A FunctionCommand gets no connector arguments: take sudo from the host's data,
-            # as the operation's own commands do.
-            ok, output = host.run_shell_command(
-                command, _sudo=bool(host.data.get("_sudo") or state.config.SUDO))
+            ok, output = run_on_host(command)
             info = json.loads(output.stdout_lines[-1]) if output.stdout_lines else None
             if not ok or not info:
                 raise WaitFailed(f"cannot read the state of {repo}: {output.stderr}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from pyinfra import host, logger
+from pyinfra import host, logger, state
 from pyinfra.api import QuoteString, StringCommand
 
 from ..render import redact
@@ -21,6 +21,18 @@ def refuse(message: str):
     """
     logger.warning(f"{host.print_prefix}refused: {message}")
     yield StringCommand("sh", "-c", QuoteString(REFUSE_SCRIPT), "_", QuoteString(message))
+
+
+def run_on_host(command: StringCommand, stdin: str | None = None):
+    """Run a command from inside a FunctionCommand, output never printed.
+
+    A FunctionCommand gets no connector arguments, so sudo comes from the host's data (or the
+    run's config), as for the operation's own commands.
+    """
+    extra = {"_stdin": stdin} if stdin is not None else {}
+    return host.run_shell_command(command, print_output=False, print_input=False,
+                                  _sudo=bool(host.data.get("_sudo") or state.config.SUDO),
+                                  **extra)
 
 
 def describe_size(size: int) -> str:

@@ -1,0 +1,16 @@
+"""Verify running Gonka hosts (phase 7 alone); changes nothing on them.
+
+    pyinfra inventories/prod.py deploys/verify.py -y
+
+Checks chain sync, the participant on the seed api, proxy health and dashboard, the api's ML
+nodes, MLNode state, GPUs and CUDA in the MLNode container and recent container logs; writes
+nodes/<key_name>/verification.json and fails each host with a failed check. The whole inventory
+is validated first, as for deploys/node.py.
+"""
+
+from gonka_deploy.pyinfra_hooks import host_config
+from roles.verify import verification
+
+config = host_config()
+
+verification(config)

@@ -1,0 +1,67 @@
+"""The final report of a host: identity, addresses, what changed, the grant command, URLs.
+
+Printed at the end of a run. Built only from public values: the keyring password and the
+mnemonic never reach it.
+"""
+
+from __future__ import annotations
+
+from .address import account_address
+from .schema import HostConfig
+
+GRANT = ("inferenced tx inference grant-ml-ops-permissions gonka-account-key {warm} "
+         "--from gonka-account-key --keyring-backend file --gas 2000000 --node {seed}/chain-rpc/")
+MARKS = {True: "ok", None: "WARN", False: "FAIL"}
+
+
+def grant_command(warm_address: str, seed_api_url: str) -> str:
+    """What the operator runs on the machine that holds the cold key."""
+    return GRANT.format(warm=warm_address, seed=seed_api_url.rstrip("/"))
+
+
+def _verification_lines(verification: dict | None) -> list[str]:
+    if not verification or not verification.get("checks"):
+        return ["  not run"]
+    checks = verification["checks"]
+    failed = [c for c in checks if c.get("ok") is False]
+    warned = [c for c in checks if c.get("ok") is None]
+    head = (f"  {len(checks) - len(failed) - len(warned)} of {len(checks)} checks passed, "
+            f"{len(warned)} warning(s), {len(failed)} failed")
+    if verification.get("at"):
+        head += f" (at {verification['at']})"
+    return [head] + [f"  {MARKS[c.get('ok')]}  {c['name']}: {c.get('detail', '')}"
+                     for c in failed + warned]
+
+
+def render_report(config: HostConfig, node_id: str, changes: list[str],
+                  verification: dict | None, warm_address: str | None) -> str:
+    cold = account_address(config.account_pubkey)
+    seed = config.seed_api_url.rstrip("/")
+    public = config.public_url  # http://<public_host>:<api_port>
+    lines = [
+        f"== {config.key_name} ==",
+        "identity",
+        f"  key_name   {config.key_name}",
+        f"  node_id    {node_id}",
+        f"  location   {config.location or '-'}",
+        f"  tags       {', '.join(config.tags) or '-'}",
+        "addresses",
+        f"  public url {config.public_url}",
+        f"  p2p        {config.p2p_external_address}",
+        f"  cold       {cold}",
+        f"  warm       {warm_address or 'not created yet'}",
+        "changed this run",
+        *([f"  - {change}" for change in changes] or ["  nothing"]),
+        "grant (on the machine with the cold key)",
+        "  " + (grant_command(warm_address, seed) if warm_address
+                else "after the warm key exists (its address is in the next report)"),
+        "verification",
+        *_verification_lines(verification),
+        "urls",
+        f"  health       {public}/health",
+        f"  dashboard    {public}/",
+        f"  participant  {seed}/v2/participants/{cold}",
+        "  on the host  http://127.0.0.1:9200/admin/v1/nodes",
+        "               http://127.0.0.1:26657/status",
+    ]
+    return "\n".join(lines) + "\n"

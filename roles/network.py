@@ -1,0 +1,29 @@
+"""Phase 4: the chain node up, the warm key, the participant registration."""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+
+from gonka_deploy.address import account_address
+from gonka_deploy.operations import compose, health, keys
+from gonka_deploy.render import COMPOSE_FILES
+from gonka_deploy.schema import HostConfig
+
+CHAIN_RPC = "http://127.0.0.1:26657/status"
+
+
+@deploy("Phase 4: network node and keys")
+def network_node(config: HostConfig):
+    join, files = config.join_dir, list(COMPOSE_FILES)
+    compose.up(name="tmkms and node up", directory=join, files=files,
+               services=["tmkms", "node"], no_deps=True)
+    health.wait_http(name="Chain RPC answers", url=CHAIN_RPC, what="chain RPC",
+                     timeout=config.wait_timeout_s)
+    keys.warm_key(name="Warm key", directory=join, files=files, home=f"{join}/.inference",
+                  key_name=config.key_name, password=config.keyring_password,
+                  save_mnemonic=config.save_warm_mnemonic)
+    keys.registration(name="Participant registration", directory=join, files=files,
+                      key_name=config.key_name, public_url=config.public_url,
+                      account_pubkey=config.account_pubkey,
+                      account_address=account_address(config.account_pubkey),
+                      seed_api_url=config.seed_api_url)

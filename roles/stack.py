@@ -1,0 +1,34 @@
+"""Phase 6: the full stack, once the weights are complete; the ML nodes known to the api."""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+
+from gonka_deploy.operations import compose, health, hf, mlnodes
+from gonka_deploy.render import COMPOSE_FILES, node_config
+from gonka_deploy.schema import HostConfig
+
+from .repo import model_env, model_pins
+
+ADMIN = "http://127.0.0.1:9200/admin/v1"
+
+
+@deploy("Phase 6: full stack")
+def full_stack(config: HostConfig, rendered: dict):
+    join, files = config.join_dir, list(COMPOSE_FILES)
+    hf.wait_models(name="Models complete", models=model_pins(config), env=model_env(config),
+                   timeout=config.model_wait_timeout_s)
+    up = compose.up(name="Stack up", directory=join, files=files)
+    # compose sees env and image changes; a changed mounted nginx.conf needs a reload.
+    compose.reload_nginx(name="ML proxy reload", directory=join, files=files,
+                         _if=lambda: rendered["nginx.conf"].did_change() and not up.did_change())
+    timeout = config.wait_timeout_s
+    health.wait_http(name="api admin answers", url=f"{ADMIN}/nodes", what="api admin API",
+                     timeout=timeout)
+    health.wait_http(name="proxy answers", url=f"http://127.0.0.1:{config.api_port}/health",
+                     what="proxy", timeout=timeout)
+    health.wait_http(name="ML proxy answers",
+                     url=f"http://127.0.0.1:8080/{config.current_version.version}/health",
+                     what="ML proxy and MLNode", timeout=timeout)
+    mlnodes.registered(name="ML nodes known to the api", admin_url=ADMIN,
+                       nodes=node_config(config))
