@@ -12,8 +12,8 @@ def test_there_are_fixture_cases():
 
 
 @pytest.mark.parametrize("path", cases("operations"), ids=case_id)
-def test_operation(path, caplog):
-    run_operation(path, caplog)
+def test_operation(path, caplog, tmp_path, monkeypatch):
+    run_operation(path, caplog, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("path", cases("facts"), ids=case_id)
