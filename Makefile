@@ -44,7 +44,4 @@ sandbox-status: venv
 	$(BIN)/python -m sandbox status
 
 demo: venv
-	@echo "make demo: not yet. It lands with the node-deploy issues (phases 1-7);"
-	@echo "until then: make sandbox-up N=2, then"
-	@echo "  $(BIN)/pyinfra inventories/sandbox.py deploys/node.py --dry"
-	@exit 1
+	BIN=$(BIN) N=$(N) sandbox/demo.sh

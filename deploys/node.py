@@ -15,6 +15,7 @@ from roles.network import network_node
 from roles.repo import repo_and_models
 from roles.server import server
 from roles.stack import full_stack
+from roles.verify import verification
 
 config = host_config()
 node_id = identity(config.key_name)["node_id"]
@@ -25,3 +26,5 @@ rendered = configuration(config)         # 3: config.env, .env, node-config.json
 network_node(config)                     # 4: tmkms + node, warm key, registration
 chain_tuning(config)                     # 5: peers and pruning; node restarted only on change
 full_stack(config, rendered)             # 6: weights complete, full stack, ML nodes in the api
+verification(config)                     # 7: read-only checks; a failed check fails the host
+# The final report per host is printed after the run (gonka_deploy.pyinfra_hooks).

@@ -8,12 +8,16 @@ config through :func:`host_config`, which validates on demand when the hook was 
 
 from __future__ import annotations
 
+import json
+
 import gevent.hub
+from pyinfra import logger
 from pyinfra.api.state import BaseStateCallback
 from pyinfra_cli.exceptions import CliError
 
+from .report import render_report
 from .schema import HostConfig
-from .state import append_audit
+from .state import append_audit, atomic_write, identity, node_dir
 from .validate import format_problems, validate_hosts
 
 _ATTR = "_gonka_configs"
@@ -71,8 +75,26 @@ class AuditRecorder(BaseStateCallback):
         configs = getattr(state, _ATTR, None) or {}
         if host.name not in self.changes or host.name not in configs:
             return
-        append_audit(configs[host.name].key_name, host.name, self.changes[host.name],
+        config = configs[host.name]
+        append_audit(config.key_name, host.name, self.changes[host.name],
                      failed=self.failed.get(host.name, []))
+        print_report(config, self.changes[host.name], self.failed.get(host.name, []))
+
+
+def _read(path) -> str | None:
+    return path.read_text().strip() if path.exists() else None
+
+
+def print_report(config: HostConfig, changes: list[str], failed: list[str]) -> None:
+    """The host's final report after an apply: printed, and kept as nodes/<key>/report.txt."""
+    folder = node_dir(config.key_name)
+    verification = _read(folder / "verification.json")
+    text = render_report(config, identity(config.key_name)["node_id"],
+                         changes + [f"FAILED: {name}" for name in failed],
+                         json.loads(verification) if verification else None,
+                         _read(folder / "warm_address.txt"))
+    atomic_write(folder / "report.txt", text)
+    logger.info("\n" + text)
 
 
 def install() -> None:

@@ -86,7 +86,7 @@ def check_chain():
         stamp = info["latest_block_time"].replace("Z", "+00:00")
         if "." in stamp:  # CometBFT prints nanoseconds; fromisoformat takes 6 digits at most
             head, tail = stamp.split(".", 1)
-            digits = "".join(c for c in tail if c.isdigit())
+            digits = tail[:len(tail) - len(tail.lstrip("0123456789"))]
             stamp = head + "." + digits[:6].ljust(6, "0") + tail[len(digits):]
         block = datetime.datetime.fromisoformat(stamp)
         age = (datetime.datetime.now(datetime.timezone.utc) - block).total_seconds()

@@ -131,9 +131,9 @@ class Container:
         return bool(self.data)
 
     def save(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.dir / "state.json.tmp"
-        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        write_private(tmp, json.dumps(self.data, indent=1, sort_keys=True))
         tmp.replace(self.dir / "state.json")
 
     @property
@@ -372,8 +372,17 @@ def write_spec(c: Container, svc: Service, image_role: images.ImageRole, argv: l
         "cwd": str(c.dir / "work") if image_role.kind == "prometheus" else "/",
     }
     path = c.dir / f"{tag}.json"
-    path.write_text(json.dumps(spec, indent=1))
+    write_private(path, json.dumps(spec, indent=1))
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Container records hold the service environment (secrets included), like docker's own
+    config.v2.json: root only, 0600 from the first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -430,7 +439,7 @@ def start_forwarder(c: Container) -> None:
         status.unlink()
     spec = c.dir / "forward.json"
     ports = [p for p in c.data["ports"] if p.get("published")]
-    spec.write_text(json.dumps({"ports": ports, "addr": c.addr, "status": str(status)}))
+    write_private(spec, json.dumps({"ports": ports, "addr": c.addr, "status": str(status)}))
     pid, pid_start = spawn([sys.executable, "-m", "gonkasim.docker.forward", str(spec)],
                            c.dir / "forward.log", python_env())
     c.data.update(fwd_pid=pid, fwd_start=pid_start)
@@ -486,9 +495,10 @@ def exec_in(c: Container, argv: list[str], extra_env: dict[str, str], workdir: s
     if c.data.get("kind") == "nginx":
         refresh_nginx_conf(c)
     env = dict(c.data.get("env") or {}) | extra_env
-    cmd = ["nsenter", "-t", str(c.data["pid"]), "-m", "-n"]
-    if workdir:
-        cmd.append(f"--wd={workdir}")
+    # -r: the container's root. A sandbox host is itself chroot'ed, and nsenter without -r would
+    # run the command in the machine's root filesystem instead of the host's.
+    cmd = ["nsenter", "-t", str(c.data["pid"]), "-m", "-n", "-r"]
+    cmd.append(f"--wd={workdir}" if workdir else "-w")
     return subprocess.run([*cmd, "--", *argv], env=env).returncode
 
 

@@ -1,12 +1,16 @@
-"""deploys/node.py phases 1-3 for real, over SSH, on sandbox hosts.
+"""deploys/node.py for real, over SSH, on sandbox hosts running the simulated Gonka stack.
 
 One module-scoped scenario, in the order an operator lives it: a dry run that changes nothing, an
 apply cut off mid-download, a re-run that finishes it (one host refusing its disk), the hosts
-checked with testinfra, then a second apply that changes nothing and never shows the secret.
+checked with testinfra, a second apply that changes nothing and never shows a secret, a changed
+peer list that restarts only the node, and a fresh host whose SSH connection is cut at a random
+point of phases 4-6.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -26,14 +30,16 @@ PASSWORDS = {"gpu": "e2e-Keyring-pass 'with' $pecial\\chars", "xfs": "e2e-other-
 
 
 def host_entry(host, network) -> tuple[str, dict]:
-    kind = "xfs" if host.name.startswith("xfs") else "gpu"
     data = {**host.ssh_data("ubuntu"), **network["group_data"],
             "key_name": f"e2e-{host.name}", "public_host": host.address,
-            "account_pubkey": "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB" if kind == "gpu"
-            else "AwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",
+            # Each host its own cold account, as in production.
+            "account_pubkey": base64.b64encode(
+                b"\x02" + hashlib.sha256(host.name.encode()).digest()).decode(),
             "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
             "mlnodes": [{"id": "node1", "models": [network["model"]]}],
-            "location": "sandbox", "tags": ["e2e"]}
+            "location": "sandbox", "tags": ["e2e"],
+            # One host keeps its warm mnemonic locally, so the tests can look for it.
+            "save_warm_mnemonic": host.name == "gpu-01"}
     return host.name, data
 
 
@@ -53,11 +59,13 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
     xfs.run("mkfs.xfs -q -f /dev/vdb && mkdir -p /x && mount /dev/vdb /x && "
             "echo precious > /x/keep.txt && umount /x")
     inventory = tmp_path_factory.mktemp("inv") / "e2e.py"
-    inventory.write_text(f"e2e_hosts = {[host_entry(h, sandbox_network) for h in hosts]!r}\n")
+    entries = [host_entry(h, sandbox_network) for h in hosts]
+    inventory.write_text(f"e2e_hosts = {entries!r}\n")
     env = dict(os.environ, **password_env(hosts), GONKA_STATE_DIR=str(state_dir),
                GONKA_SECRETS_DIR=str(state_dir / "no-secrets"))
     env.pop("GONKA_KEYRING_PASSWORD", None)
-    yield {"hosts": hosts, "inventory": inventory, "env": env, "state": state_dir,
+    yield {"hosts": hosts, "inventory": inventory, "entries": entries, "env": env,
+           "state": state_dir,
            "network": sandbox_network, "outputs": {}}
     fleet.remove(hosts)
 
@@ -195,14 +203,134 @@ def test_second_apply_changes_nothing_and_the_password_never_shows(scenario):
     for secret in (PASSWORDS["gpu"], "e2e-rotated-Password-77", "e2e-Keyring-pass"):
         for text in outputs:
             assert secret not in text
+    # The warm mnemonic (kept locally for gpu-01 only, 0600) is nowhere else either.
+    saved = scenario["state"] / f"e2e-{gpu[0]}" / "warm_mnemonic.txt"
+    assert oct(saved.stat().st_mode & 0o777) == "0o600"
+    mnemonic = saved.read_text().strip()
+    assert len(mnemonic.split()) == 24
+    for text in outputs:
+        assert mnemonic not in text
+    assert not (scenario["state"] / f"e2e-{gpu[1]}" / "warm_mnemonic.txt").exists()
     audits = list(scenario["state"].glob("*/audit.jsonl"))
     assert audits and all(PASSWORDS["gpu"] not in p.read_text() for p in audits)
 
-    # On the host, only config.env and .env hold it (quoted there: search for its prefix).
+    # On the host, only config.env and .env hold it (quoted there: search for its prefix),
+    # besides the container engine's records of the api's environment (docker keeps them in
+    # /var/lib/docker/containers/*/config.v2.json, the shim in /var/lib/dockersim): 0600 there.
     host = scenario["hosts"][0]
     found = subprocess.run(
         [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
-                           "--exclude-dir=dev --exclude-dir=run 2>/dev/null"],
+                           "--exclude-dir=dev --exclude-dir=run --exclude-dir=dockersim "
+                           "2>/dev/null"],
         input="e2e-Keyring-pass\n", capture_output=True, text=True, timeout=300)
+    engine = host.run("find /var/lib/dockersim -name '*.json' -perm /077")
+    assert engine == "", f"container records readable by others: {engine}"
     assert sorted(found.stdout.split()) == ["/mnt/ssd/gonka/deploy/join/.env",
                                             "/mnt/ssd/gonka/deploy/join/config.env"]
+    words = " ".join(mnemonic.split()[:6])
+    found = subprocess.run(
+        [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
+                           "--exclude-dir=dev --exclude-dir=run 2>/dev/null"],
+        input=words + "\n", capture_output=True, text=True, timeout=300)
+    assert found.stdout.split() == [], "the mnemonic is on the server"
+
+
+def inferenced_calls(host) -> list[list[str]]:
+    text = host.run("cat /var/log/gonkasim/inferenced.log 2>/dev/null", check=False)
+    return [json.loads(line).get("argv", []) for line in text.splitlines() if line.strip()]
+
+
+def count(calls: list[list[str]], *words: str) -> int:
+    return sum(1 for argv in calls if all(w in argv for w in words))
+
+
+def container_pids(host) -> dict[str, int]:
+    """Service -> PID of its container's first process (the shim's record, like docker
+    inspect's State.Pid)."""
+    code = ("import glob, json; records = [json.load(open(p)) for p in "
+            "glob.glob('/var/lib/dockersim/join/*/state.json')]; "
+            "print(json.dumps({r['service']: r.get('pid') for r in records}))")
+    return json.loads(host.run(f"python3 -c {_quote(code)}"))
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_stack_runs_with_one_key_and_one_registration(scenario, index):
+    host = scenario["hosts"][index]
+    t = infra_host(host)
+    join = "/mnt/ssd/gonka/deploy/join"
+    services = {json.loads(line)["Service"]: json.loads(line)["State"]
+                for line in t.check_output(f"cd {join} && docker compose ps -a --format json")
+                .splitlines()}
+    for name in ("tmkms", "node", "api", "proxy", "inference", "mlnode-308"):
+        assert services.get(name) == "running", services
+    nodes = json.loads(t.check_output("curl -s 127.0.0.1:9200/admin/v1/nodes"))
+    assert [n["node"]["id"] for n in nodes] == ["node1"]
+    state = json.loads(t.check_output("curl -s 127.0.0.1:8080/v3.0.8/api/v1/state"))
+    assert state["version"] == "3.0.13"
+    calls = inferenced_calls(host)
+    assert count(calls, "keys", "add") == 1, calls
+    assert count(calls, "register-new-participant") == 1, calls
+    key = f"e2e-{host.name}"
+    local = scenario["state"] / key
+    assert (local / "warm_address.txt").read_text().startswith("gonka1")
+    assert json.loads((local / "registration.json").read_text())
+    assert (local / "identity.json").exists()
+
+
+def test_changed_peer_list_restarts_only_the_node(scenario):
+    host = scenario["hosts"][0]
+    before = container_pids(host)
+    peer = "1111111111111111111111111111111111111111@169.254.9.9:5000"
+    for _, data in scenario["entries"]:
+        data["persistent_peers"] = [peer]
+    scenario["inventory"].write_text(f"e2e_hosts = {scenario['entries']!r}\n")
+    rc, out = pyinfra(scenario, "-y", limit=[host.name])
+    assert rc == 0, out
+    assert re.search(r"Phase 5: chain tuning \| Restart node\s+1\s+1\s", out), out[-3000:]
+    after = container_pids(host)
+    changed = sorted(name for name in before if before[name] != after.get(name))
+    assert changed == ["node"], (before, after)
+    config = host.run("grep '^persistent_peers' /mnt/ssd/gonka/deploy/join/.inference/config/"
+                      "config.toml")
+    assert peer in config
+
+
+def test_ssh_cut_in_phases_4_to_6_then_rerun_converges_once(scenario, fleet):
+    import random
+
+    (fresh,) = fleet.add(1, prefix="cut")
+    scenario["hosts"].append(fresh)
+    entries = scenario["entries"]
+    entries.append(host_entry(fresh, scenario["network"]))
+    scenario["env"]["GONKA_KEYRING_PASSWORD_E2E_" + fresh.name.upper().replace("-", "_")] = \
+        PASSWORDS["gpu"]
+    scenario["inventory"].write_text(f"e2e_hosts = {entries!r}\n")
+    points = ["Phase 4: network node and keys | Warm key",
+              "Phase 4: network node and keys | Participant registration",
+              "Phase 5: chain tuning | Restart node", "Phase 6: full stack | Stack up",
+              "Phase 6: full stack | ML nodes known to the api"]
+    seed = int(os.environ.get("GONKA_E2E_SEED", time.time()))
+    point = random.Random(seed).choice(points)
+    print(f"cutting at {point!r} (GONKA_E2E_SEED={seed})")
+    proc = pyinfra(scenario, "-y", limit=[fresh.name], background=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if f"Starting operation: {point}" in line:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert any(point in line for line in seen), "".join(seen)[-3000:]
+
+    rc, out = pyinfra(scenario, "-y", limit=[fresh.name])
+    assert rc == 0, out[-4000:]
+    rc, out = pyinfra(scenario, "-y", limit=[fresh.name])
+    total = re.search(r"Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)", out)
+    assert rc == 0 and total and total.group(2) == "-", out[-3000:]
+    calls = inferenced_calls(fresh)
+    assert count(calls, "keys", "add") == 1, calls
+    assert count(calls, "register-new-participant") <= 1, calls
+    seed_view = subprocess.run(
+        ["curl", "-s", f"{scenario['network']['group_data']['seed_api_url']}/v1/epochs/current/"
+         "participants"], capture_output=True, text=True, timeout=30).stdout
+    assert seed_view.count(f"http://{fresh.address}:8000") == 1, seed_view
