@@ -22,9 +22,9 @@ node_id = identity(config.key_name)["node_id"]
 
 server(config, node_id)                  # 1: admin keys, preflight, data disk, monitoring
 repo_and_models(config)                  # 2: gonka repo, model downloads (not waited for)
-rendered = configuration(config)         # 3: config.env, .env, node-config.json, nginx, override
+configuration(config)                    # 3: config.env, .env, node-config.json, nginx, override
 network_node(config)                     # 4: tmkms + node, warm key, registration
 chain_tuning(config)                     # 5: peers and pruning; node restarted only on change
-full_stack(config, rendered)             # 6: weights complete, full stack, ML nodes in the api
+full_stack(config)                       # 6: weights complete, full stack, ML nodes in the api
 verification(config)                     # 7: read-only checks; a failed check fails the host
 # The final report per host is printed after the run (gonka_deploy.pyinfra_hooks).

@@ -310,6 +310,8 @@ class HostConfig(Strict):
                                      "(nodes/<key_name>/, 0600)")
     grant_from_local_keyring: bool = Field(False, description="run grant-ml-ops-permissions "
                                            "locally with the cold key")
+    stage: Literal["prepare", "cleanup", "rollback", "status"] | None = Field(
+        None, description="deploys/mlnode_upgrade.py only: `--data stage=…`")
 
     # Last, so that its validator sees the catalog, presets and gpu already validated.
     mlnodes: list[MLNode] = Field(min_length=1, description="ML nodes on this host")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pyinfra.api import deploy
 
-from gonka_deploy.operations import files
-from gonka_deploy.render import render_host
+from gonka_deploy.operations import files, nginx
+from gonka_deploy.render import COMPOSE_FILES, render_host
 from gonka_deploy.schema import HostConfig
 
 
@@ -13,7 +13,11 @@ from gonka_deploy.schema import HostConfig
 def configuration(config: HostConfig) -> dict:
     """Returns each file's operation, for ``_if=…did_change`` in later phases."""
     secret = config.keyring_password.get_secret_value()
-    return {
+    rendered = render_host(config)
+    # nginx.conf only before the first start: once the proxy runs, phase 6 tests a new one in
+    # the container and reloads it (roles/stack.py).
+    nginx_conf = rendered.pop("nginx.conf")
+    ops = {
         name: files.rendered(
             name=f"Render {name}",
             path=f"{config.join_dir}/{name}",
@@ -21,5 +25,9 @@ def configuration(config: HostConfig) -> dict:
             mode=f.mode,
             secrets=[secret] if f.secret else [],
         )
-        for name, f in render_host(config).items()
+        for name, f in rendered.items()
     }
+    ops["nginx.conf"] = nginx.config(name="Render nginx.conf", directory=config.join_dir,
+                                     files=list(COMPOSE_FILES), content=nginx_conf.content,
+                                     create_only=True)
+    return ops

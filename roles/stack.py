@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pyinfra.api import deploy
 
-from gonka_deploy.operations import compose, health, hf, mlnodes
-from gonka_deploy.render import COMPOSE_FILES, node_config
+from gonka_deploy.operations import compose, health, hf, mlnodes, nginx
+from gonka_deploy.render import COMPOSE_FILES, node_config, render_nginx
 from gonka_deploy.schema import HostConfig
 
 from .repo import model_env, model_pins
@@ -14,14 +14,15 @@ ADMIN = "http://127.0.0.1:9200/admin/v1"
 
 
 @deploy("Phase 6: full stack")
-def full_stack(config: HostConfig, rendered: dict):
+def full_stack(config: HostConfig):
     join, files = config.join_dir, list(COMPOSE_FILES)
     hf.wait_models(name="Models complete", models=model_pins(config), env=model_env(config),
                    timeout=config.model_wait_timeout_s)
-    up = compose.up(name="Stack up", directory=join, files=files)
-    # compose sees env and image changes; a changed mounted nginx.conf needs a reload.
-    compose.reload_nginx(name="ML proxy reload", directory=join, files=files,
-                         _if=lambda: rendered["nginx.conf"].did_change() and not up.did_change())
+    compose.up(name="Stack up", directory=join, files=files)
+    # compose sees env and image changes, not a mounted file: nginx.conf is tested in the
+    # running proxy, then reloaded (after `up`, so every upstream it names exists).
+    nginx.config(name="ML proxy config", directory=join, files=files,
+                 content=render_nginx(config))
     timeout = config.wait_timeout_s
     health.wait_http(name="api admin answers", url=f"{ADMIN}/nodes", what="api admin API",
                      timeout=timeout)

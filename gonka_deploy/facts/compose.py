@@ -73,3 +73,21 @@ class ComposeState(FactBase[dict[str, ComposeServiceDict] | None]):
         for name in services:
             services[name]["enabled"] = name in enabled
         return services
+
+
+class ImagePresent(FactBase[bool]):
+    """Returns whether the host's docker has ``image`` (pulled earlier or in use)."""
+
+    @override
+    def requires_command(self, image: str) -> str:
+        return "docker"
+
+    @override
+    def command(self, image: str) -> StringCommand:
+        return StringCommand("docker", "image", "inspect", "--format", QuoteString("{{.Id}}"),
+                             QuoteString(image), ">/dev/null", "2>&1", "&&", "echo", "yes",
+                             "||", "echo", "no")
+
+    @override
+    def process(self, output: list[str]) -> bool:
+        return bool(output) and output[-1].strip() == "yes"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyinfra import host, logger, state
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from ..facts.compose import ComposeState
+from ..facts.compose import ComposeState, ImagePresent
 from .util import refuse
 
 
@@ -45,7 +45,8 @@ def up(directory: str, files: list[str], services: list[str] | None = None,
         project = {}
     names = services or [n for n, s in project.items() if s["enabled"]]
     unknown = [n for n in names if project and n not in project]
-    if unknown:
+    if unknown and state.is_executing:
+        # In a preview an earlier operation may still be due to define them.
         yield from refuse(f"no such service(s) in {directory}: {', '.join(unknown)}")
         return
     todo = []
@@ -69,6 +70,59 @@ def up(directory: str, files: list[str], services: list[str] | None = None,
                         compose_command(files, *args, *[QuoteString(n) for n in services or []]))
 
 
+@operation()
+def pulled(directory: str, files: list[str], service: str, image: str):
+    """
+    Pull a service's image ahead of time (MLNode images are 10 GB+); no change when present.
+
+    + directory: the project directory
+    + files: compose files, in ``-f`` order
+    + service: the service whose image is pulled
+    + image: its image reference (checked with ``docker image inspect``)
+
+    **Example:**
+
+    .. code:: python
+
+        compose.pulled(directory=join, files=files, service="mlnode-309",
+                       image="ghcr.io/gonka-ai/mlnode:3.0.14")
+    """
+    if host.get_fact(ImagePresent, image=image):
+        host.noop(f"{image} is present")
+        return
+    verb = "pulling" if state.is_executing else "would pull"
+    logger.info(f"{host.print_prefix}{verb} {image} for {service} (10 GB+ takes minutes)")
+    yield StringCommand("cd", QuoteString(directory), "&&",
+                        compose_command(files, "pull", QuoteString(service)))
+
+
+@operation()
+def removed(directory: str, files: list[str], services: list[str]):
+    """
+    Stop and remove the containers of services (``rm -s -f``); no change when none exists.
+
+    + directory: the project directory
+    + files: compose files, in ``-f`` order
+    + services: services whose containers go
+
+    **Example:**
+
+    .. code:: python
+
+        compose.removed(directory=join, files=files, services=["mlnode-308"])
+    """
+    project = host.get_fact(ComposeState, directory=directory, files=files) or {}
+    present = [n for n in services if (project.get(n) or {}).get("state")]
+    if not present:
+        host.noop(f"no container of {', '.join(services)}")
+        return
+    verb = "" if state.is_executing else "would "
+    logger.info(f"{host.print_prefix}{verb}stop and remove {', '.join(present)}")
+    yield StringCommand("cd", QuoteString(directory), "&&",
+                        compose_command(files, "rm", "-s", "-f",
+                                        *[QuoteString(n) for n in present]))
+
+
 @operation(is_idempotent=False)
 def restart(directory: str, files: list[str], services: list[str]):
     """
@@ -88,25 +142,3 @@ def restart(directory: str, files: list[str], services: list[str]):
     yield StringCommand("cd", QuoteString(directory), "&&",
                         compose_command(files, "restart", *[QuoteString(n) for n in services]))
 
-
-@operation(is_idempotent=False)
-def reload_nginx(directory: str, files: list[str], service: str = "inference"):
-    """
-    Test the nginx config inside its container, then reload it gracefully (no dropped request).
-    A config that fails ``nginx -t`` never reaches the running proxy.
-
-    + directory: the project directory
-    + files: compose files, in ``-f`` order
-    + service: the nginx service
-
-    **Example:**
-
-    .. code:: python
-
-        compose.reload_nginx(directory=join, files=files, _if=nginx_conf.did_change)
-    """
-    yield StringCommand("cd", QuoteString(directory), "&&",
-                        compose_command(files, "exec", "-T", QuoteString(service), "nginx", "-t"),
-                        "&&",
-                        compose_command(files, "exec", "-T", QuoteString(service), "nginx", "-s",
-                                        "reload"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 
 from pyinfra import host, logger, state
-from pyinfra.api import QuoteString, StringCommand
+from pyinfra.api import QuoteString, StringCommand, operation
 
 from ..render import redact
 
@@ -21,6 +21,22 @@ def refuse(message: str):
     """
     logger.warning(f"{host.print_prefix}refused: {message}")
     yield StringCommand("sh", "-c", QuoteString(REFUSE_SCRIPT), "_", QuoteString(message))
+
+
+@operation()
+def refuse_deploy(message: str):
+    """
+    Fail the current host with ``message`` (deploy-level preconditions, such as a missing stage).
+
+    + message: what is wrong and what to do
+
+    **Example:**
+
+    .. code:: python
+
+        refuse_deploy("set the stage: --data stage=prepare")
+    """
+    yield from refuse(message)
 
 
 def run_on_host(command: StringCommand, stdin: str | None = None):

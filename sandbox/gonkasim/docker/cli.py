@@ -121,6 +121,26 @@ def table(rows: list[list[str]], header: list[str]) -> None:
 # ---------------------------------------------------------------- docker (top level)
 
 
+def cmd_image_inspect(args: list[str]) -> int:
+    """`docker image inspect [--format F] REF...`: known once pulled or run."""
+    refs = [a for i, a in enumerate(args) if not a.startswith("-")
+            and not (i and args[i - 1] in ("--format", "-f"))]
+    found, rc = [], 0
+    for ref in refs:
+        if engine.image_known(ref):
+            found.append({"Id": "sha256:" + hashlib.sha256(ref.encode()).hexdigest(),
+                          "RepoTags": [ref]})
+        else:
+            err(f"Error response from daemon: No such image: {ref}")
+            rc = 1
+    if "--format" in args or "-f" in args:
+        for doc in found:
+            out(doc["Id"])
+    else:
+        out(json.dumps(found, indent=4))
+    return rc
+
+
 def cmd_version() -> int:
     out("Client:\n Version:           " + DOCKER_VERSION + "\n API version:       1.47\n"
         " OS/Arch:           linux/amd64\n\nServer: Docker Engine - Community (dockersim)\n"
@@ -571,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ps(rest)
         if cmd == "compose":
             return compose_main(rest)
+        if cmd == "image" and rest[:1] == ["inspect"]:
+            return cmd_image_inspect(rest[1:])
         raise Usage(f"docker: unknown command: docker {cmd}")
     except ComposeError as exc:
         err(str(exc))

@@ -409,6 +409,7 @@ def start(c: Container, svc: Service) -> None:
         raise EngineError(images.pull_denied(svc.image))
     if svc.wants_gpu and not gpu_available():
         raise EngineError(GPU_ERROR)
+    record_image(svc.image)  # `up` pulls a missing image, as docker does
     idx = c.data["idx"]
     host_network = c.data.get("host_network", False)
     if not host_network:
@@ -507,6 +508,13 @@ def exec_in(c: Container, argv: list[str], extra_env: dict[str, str], workdir: s
 
 def images_file() -> Path:
     return root() / "images.json"
+
+
+def image_known(ref: str) -> bool:
+    try:
+        return ref in json.loads(images_file().read_text())
+    except FileNotFoundError:
+        return False
 
 
 def record_image(ref: str) -> None:

@@ -1,0 +1,42 @@
+"""Side-by-side MLNode upgrade, driven by `mlnode_versions` in group data and a stage:
+
+    pyinfra inventories/prod.py deploys/mlnode_upgrade.py --data stage=status    # what is pending
+    pyinfra inventories/prod.py deploys/mlnode_upgrade.py --data stage=prepare   # before the height
+    pyinfra inventories/prod.py deploys/mlnode_upgrade.py --data stage=cleanup   # after the switch
+    pyinfra inventories/prod.py deploys/mlnode_upgrade.py --data stage=rollback  # undo the last
+
+prepare: add the new version (`current: false`) to mlnode_versions first. cleanup refuses until
+the api calls the new version. After cleanup, make the new version the only entry of
+mlnode_versions (`current: true`), as the run's output says.
+"""
+
+from pyinfra import host, logger
+
+from gonka_deploy.operations.upgrade import read_record
+from gonka_deploy.operations.util import refuse_deploy
+from gonka_deploy.pyinfra_hooks import host_config
+from roles.upgrade import cleanup, prepare, rollback, status
+
+config = host_config()
+stage = config.stage
+new = [v for v in config.mlnode_versions if not v.current]
+
+if stage is None:
+    refuse_deploy("set the stage: --data stage=status|prepare|cleanup|rollback")
+elif stage == "status":
+    status(config)
+elif stage in ("prepare", "cleanup") and len(new) != 1:
+    refuse_deploy(f"{stage} needs mlnode_versions with the current version and exactly one new "
+                  f"version (current: false); found {len(new)} new")
+elif stage == "prepare":
+    prepare(config)
+elif stage == "cleanup":
+    cleanup(config)
+    after = {**new[0].model_dump(), "current": True}
+    logger.info(f"[{host.name}] after cleanup, set in group data: mlnode_versions = [{after}]")
+else:
+    history = read_record(config.key_name)["history"]
+    if not history:
+        refuse_deploy(f"nothing to roll back: no stage recorded in nodes/{config.key_name}/")
+    else:
+        rollback(config, history[-1])

@@ -1,0 +1,179 @@
+"""Side-by-side MLNode upgrade steps: preconditions, the api's confirmation, the old MLNode's
+stop, and the local record that makes a rollback one command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from pyinfra import host, logger, state
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+
+from .. import state as local
+from ..facts.gonka import HttpGet
+from ..facts.upgrade import UpgradeState, VersionStatus
+from .util import refuse
+
+RECORD = "mlnode_upgrade.json"
+
+
+def read_record(key_name: str) -> dict:
+    path = local.state_root() / key_name / RECORD
+    return json.loads(path.read_text()) if path.exists() else {"history": []}
+
+
+def _write(key_name: str, record: dict) -> bool:
+    local.write_json(local.node_dir(key_name) / RECORD, record)
+    return True
+
+
+@operation()
+def recorded(key_name: str, stage: str, before: list[dict], after: list[dict]):
+    """
+    Remember, on the operator's machine, the versions a stage found and the ones it leaves:
+    ``nodes/<key_name>/mlnode_upgrade.json``. A rollback returns to the last stage's ``before``.
+
+    + key_name: the node
+    + stage: prepare or cleanup
+    + before: mlnode_versions before the stage
+    + after: mlnode_versions after it
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.recorded(key_name="fra-01", stage="prepare", before=old, after=new)
+    """
+    record = read_record(key_name)
+    last = record["history"][-1] if record["history"] else None
+    if last and last["stage"] == stage and last["after"] == after and not last.get("undone"):
+        host.noop(f"{stage} is recorded for rollback")
+        return
+    entry = {"stage": stage, "before": before, "after": after,
+             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    record = {**record, "history": [*record["history"], entry]}
+    yield FunctionCommand(_write, (key_name, record), {})
+
+
+@operation()
+def undone(key_name: str):
+    """
+    Mark the latest recorded stage as undone once a rollback has restored its ``before``.
+
+    + key_name: the node
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.undone(key_name="fra-01")
+    """
+    record = read_record(key_name)
+    if not record["history"] or record["history"][-1].get("undone"):
+        host.noop("the latest stage is undone")
+        return
+    last = {**record["history"][-1], "undone": dt.datetime.now(dt.UTC).isoformat(
+        timespec="seconds")}
+    yield FunctionCommand(_write, (key_name, {**record,
+                                              "history": [*record["history"][:-1], last]}), {})
+
+
+@operation()
+def switched(status_url: str, upgrades_url: str, version: str):
+    """
+    Refuse unless the api already calls ``version`` (the chain switched at the upgrade height).
+
+    + status_url: the api's public status, e.g. ``http://127.0.0.1:8000/v1/status``
+    + upgrades_url: the chain's pending partial upgrades (REST)
+    + version: the new URL segment, e.g. ``v3.0.9``
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.switched(status_url=s, upgrades_url=u, version="v3.0.9")
+    """
+    info = host.get_fact(UpgradeState, status_url=status_url, upgrades_url=upgrades_url)
+    if info["current"] == version:
+        host.noop(f"the api calls {version}")
+        return
+    plan = next((p for p in info["pending"] if p["node_version"] == version), None)
+    when = (f"the switch to {version} is at height {plan['height']} (now {info['height']})"
+            if plan else f"no partial upgrade to {version} is pending on the chain")
+    yield from refuse(f"the api still calls {info['current'] or 'an unknown version'}: {when}. "
+                      "Run cleanup after the switch.")
+
+
+@operation()
+def pending(status_url: str, upgrades_url: str):
+    """
+    Print what the api calls now and the chain's pending partial upgrades (read-only).
+
+    + status_url: the api's public status
+    + upgrades_url: the chain's pending partial upgrades (REST)
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.pending(status_url=s, upgrades_url=u)
+    """
+    info = host.get_fact(UpgradeState, status_url=status_url, upgrades_url=upgrades_url)
+    plans = ", ".join(f"{p['node_version']} at height {p['height']}" for p in info["pending"])
+    line = (f"the api calls {info['current'] or 'unknown'} at height {info['height']}; "
+            f"pending partial upgrades: {plans or 'none'}")
+    logger.info(f"{host.print_prefix}{line}")
+    host.noop(line)
+    return
+    yield
+
+
+@operation()
+def confirmed(admin_url: str, version: str):
+    """
+    The api confirms that every ML node answers at ``version`` (``version-status``).
+
+    + admin_url: the admin API base, e.g. ``http://127.0.0.1:9200/admin/v1``
+    + version: the URL segment to confirm
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.confirmed(admin_url="http://127.0.0.1:9200/admin/v1", version="v3.0.9")
+    """
+    nodes = host.get_fact(VersionStatus, admin_url=admin_url, version=version)
+    dead = {n: s for n, s in (nodes or {}).items() if not s.get("is_alive")}
+    if nodes and not dead:
+        host.noop(f"the api reaches {version} on {', '.join(sorted(nodes))}")
+        return
+    if not state.is_executing:
+        logger.info(f"{host.print_prefix}will confirm {version} through the api once it runs")
+        return
+    detail = "; ".join(f"{n}: {s.get('error') or 'not alive'}" for n, s in dead.items())
+    yield from refuse(f"the api cannot reach {version}: {detail or 'no answer from the api'}")
+
+
+@operation()
+def mlnode_stopped(state_url: str, stop_url: str, version: str):
+    """
+    Call ``.stop()`` on an MLNode (``POST /api/v1/stop``) before its GPUs are given to another.
+
+    + state_url: its ``/api/v1/state`` through the ML proxy, e.g. ``…/v3.0.8/api/v1/state``
+    + stop_url: its ``/api/v1/stop`` through the ML proxy
+    + version: its URL segment (for messages)
+
+    No change when it is already stopped or no longer answers.
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.mlnode_stopped(state_url=s, stop_url=t, version="v3.0.8")
+    """
+    found = host.get_fact(HttpGet, url=state_url)
+    if found["status"] != 200 or (found["json"] or {}).get("state") == "STOPPED":
+        host.noop(f"MLNode {version} is stopped or gone")
+        return
+    yield StringCommand("curl", "-sS", "--fail", "-m", "60", "-X", "POST",
+                        QuoteString(stop_url))

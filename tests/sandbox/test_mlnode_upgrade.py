@@ -1,0 +1,193 @@
+"""The side-by-side MLNode upgrade on a sandbox host, under load, with real nginx.
+
+A bounded load loop on the host (loopback only) calls `/<current>/api/v1/state` and, when that
+MLNode serves inference, `/<current>/v1/chat/completions`, where <current> is the version the api
+calls now, as the api itself does. Through prepare -> the chain's switch -> cleanup -> rollback:
+no request fails, and each one reaches the version its path names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gonka_deploy.operations.nginx import UPDATE_SCRIPT
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.sandbox
+TAGS = {"v3.0.8": "3.0.13", "v3.0.9": "3.0.14"}
+OLD = {"version": "v3.0.8", "image": "ghcr.io/gonka-ai/mlnode:3.0.13", "current": True}
+NEW = {"version": "v3.0.9", "image": "ghcr.io/gonka-ai/mlnode:3.0.14", "current": False}
+PASSWORD = "upgrade-Keyring-pass-2026"
+JOIN = "/mnt/ssd/gonka/deploy/join"
+
+# Bounded: stops at the stop file, after 100000 requests or after 900 s, whichever comes first.
+LOAD = r"""
+import json, os, time, urllib.request
+out, stop = "/tmp/load.jsonl", "/tmp/load.stop"
+def get(url, body=None):
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers.get("X-Gonkasim-Version"), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("X-Gonkasim-Version"), e.read()
+    except OSError as e:
+        return 0, None, str(e).encode()
+chat = json.dumps({"model": "testorg/tiny-model",
+                   "messages": [{"role": "user", "content": "hi"}]}).encode()
+start, n = time.time(), 0
+with open(out, "w", buffering=1) as log:
+    while not os.path.exists(stop) and n < 100000 and time.time() - start < 900:
+        code, _, body = get("http://127.0.0.1:8000/v1/status")
+        if code != 200:
+            continue  # the api's own answer is not a request to an MLNode
+        v = json.loads(body)["current_node_version"]
+        code, served, body = get(f"http://127.0.0.1:8080/{v}/api/v1/state")
+        log.write(json.dumps({"path": f"/{v}/api/v1/state", "v": v, "status": code,
+                              "served": served}) + "\n")
+        n += 1
+        if code == 200 and json.loads(body).get("inference_healthy"):
+            code, served, _ = get(f"http://127.0.0.1:5050/{v}/v1/chat/completions", chat)
+            log.write(json.dumps({"path": f"/{v}/v1/chat/completions", "v": v,
+                                  "status": code, "served": served}) + "\n")
+            n += 1
+"""
+
+
+@pytest.fixture(scope="module")
+def upgrade_host(fleet, sandbox_network, tmp_path_factory):
+    (host,) = fleet.add(1, prefix="upg")
+    state_dir = tmp_path_factory.mktemp("nodes")
+    data = {**host.ssh_data("ubuntu"), **sandbox_network["group_data"],
+            "key_name": f"e2e-{host.name}", "public_host": host.address,
+            "account_pubkey": "A7VwCjbb0FCH8pUL0DoJ1Mx2Hj1Fz0ltsnJ1QSy9kN1u",
+            "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
+            "mlnodes": [{"id": "node1", "models": [sandbox_network["model"]]}],
+            "mlnode_versions": [OLD]}
+    ctx = {"host": host, "data": data, "inventory": tmp_path_factory.mktemp("inv") / "upg.py",
+           "env": dict(os.environ, GONKA_STATE_DIR=str(state_dir), GONKA_KEYRING_PASSWORD=PASSWORD,
+                       GONKA_SECRETS_DIR=str(state_dir / "none"))}
+    write_inventory(ctx)
+    rc, out = pyinfra(ctx, "deploys/node.py")
+    assert rc == 0, out[-4000:]
+    yield ctx
+    host.run("touch /tmp/load.stop", check=False)
+    fleet.remove([host])
+
+
+def write_inventory(ctx) -> None:
+    ctx["inventory"].write_text(f"upgrade_hosts = {[(ctx['host'].name, ctx['data'])]!r}\n")
+
+
+def pyinfra(ctx, deploy: str, *args) -> tuple[int, str]:
+    argv = [sys.executable, "-m", "pyinfra", str(ctx["inventory"]), str(REPO / deploy), "-y",
+            *args]
+    p = subprocess.run(argv, cwd=REPO, env=ctx["env"], capture_output=True, text=True,
+                       timeout=600)
+    return p.returncode, p.stdout + p.stderr
+
+
+def stage(ctx, name: str) -> tuple[int, str]:
+    return pyinfra(ctx, "deploys/mlnode_upgrade.py", "--data", f"stage={name}")
+
+
+def no_changes(out: str) -> bool:
+    total = re.search(r"Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)", out)
+    return bool(total) and total.group(2) == "-" and total.group(3) == "-"
+
+
+def records(host) -> list[dict]:
+    return [json.loads(line) for line in host.run("cat /tmp/load.jsonl").splitlines() if line]
+
+
+def wait_for(what: str, check, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)  # poll interval of a bounded wait
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def api_version(host) -> str:
+    return json.loads(host.run("curl -s 127.0.0.1:8000/v1/status"))["current_node_version"]
+
+
+def test_upgrade_under_load_fails_no_request(upgrade_host):
+    ctx, host = upgrade_host, upgrade_host["host"]
+    host.run("rm -f /tmp/load.stop /tmp/load.jsonl; setsid nohup python3 -c "
+             f"{shlex.quote(LOAD)} >/tmp/load.err 2>&1 < /dev/null &")
+    wait_for("the load loop", lambda: len(records(host)) >= 50)
+
+    # prepare: the new MLNode beside the current one; a second run changes nothing.
+    ctx["data"]["mlnode_versions"] = [OLD, NEW]
+    write_inventory(ctx)
+    rc, out = stage(ctx, "prepare")
+    assert rc == 0, out[-4000:]
+    rc, out = stage(ctx, "prepare")
+    assert rc == 0 and no_changes(out), out[-3000:]
+    served = json.loads(host.run("curl -s 127.0.0.1:8080/v3.0.9/api/v1/state"))
+    assert served["version"] == "3.0.14"
+
+    # The chain plans the switch; cleanup before it is refused with the height.
+    height = int(json.loads(host.run("curl -s 127.0.0.1:26657/status"))["result"]["sync_info"]
+                 ["latest_block_height"])
+    host.run("curl -s -X POST 127.0.0.1:26657/gonkasim/partial-upgrade -d "
+             + shlex.quote(json.dumps({"height": height + 6, "node_version": "v3.0.9"})))
+    rc, out = stage(ctx, "cleanup")
+    assert rc != 0 and "the api still calls v3.0.8: the switch to v3.0.9 is at height" in out, \
+        out[-3000:]
+    rc, out = stage(ctx, "status")
+    assert f"pending partial upgrades: v3.0.9 at height {height + 6}" in out, out[-2000:]
+    wait_for("the api to switch", lambda: api_version(host) == "v3.0.9")
+
+    # cleanup: the old MLNode is stopped and removed, `/` goes to the new one.
+    rc, out = stage(ctx, "cleanup")
+    assert rc == 0, out[-4000:]
+    rc, out = stage(ctx, "cleanup")
+    assert rc == 0 and no_changes(out), out[-3000:]
+    assert "mlnode-308" not in host.run(f"cd {JOIN} && docker compose ps --format json")
+    root = json.loads(host.run("curl -s 127.0.0.1:8080/api/v1/state"))
+    assert root["version"] == "3.0.14"
+
+    # rollback: the routing and containers the last stage found, from the kept record.
+    rc, out = stage(ctx, "rollback")
+    assert rc == 0, out[-4000:]
+    assert json.loads(host.run("curl -s 127.0.0.1:8080/api/v1/state"))["version"] == "3.0.13"
+
+    wait_for("2000 requests", lambda: len(records(host)) >= 2000, timeout=300)
+    host.run("touch /tmp/load.stop")
+    done = records(host)
+    failed = [r for r in done if r["status"] != 200]
+    wrong = [r for r in done if r["served"] != TAGS[r["v"]]]
+    assert len(done) >= 2000
+    assert not failed, failed[:10]
+    assert not wrong, wrong[:10]
+    assert {r["v"] for r in done} == {"v3.0.8", "v3.0.9"}
+    assert any(r["path"].endswith("/chat/completions") for r in done)
+    print(f"{len(done)} requests, 0 failed, "
+          f"{sum(r['v'] == 'v3.0.9' for r in done)} to v3.0.9")
+
+
+def test_invalid_nginx_config_never_reaches_the_running_proxy(upgrade_host):
+    host = upgrade_host["host"]
+    before = host.run(f"cat {JOIN}/nginx.conf")
+    broken = before.replace("listen 8080;", "listen 8080", 1)
+    files = "docker-compose.yml docker-compose.mlnode.yml docker-compose.override.yml"
+    proc = subprocess.run(
+        [*host.ssh_argv(), f"sh -c {shlex.quote(UPDATE_SCRIPT)} _ {JOIN} inference {files}"],
+        input=broken, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "nginx -t rejected the new nginx.conf" in proc.stderr
+    assert host.run(f"cat {JOIN}/nginx.conf") == before
+    state = json.loads(host.run("curl -s 127.0.0.1:8080/v3.0.9/api/v1/state"))
+    assert state["version"] == "3.0.14"
