@@ -35,8 +35,11 @@ SCRIPTS = {
     "COMPOSE_SCRIPT": "gonka_deploy.facts.compose",
     "HF_SCRIPT": "gonka_deploy.hfscript",
     "REFUSE_SCRIPT": "gonka_deploy.operations.util",
+    "NGINX_SCRIPT": "gonka_deploy.operations.nginx",
+    "VERIFY_SCRIPT": "gonka_deploy.verifyscript",
 }
-ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT"}
+ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
+           "VERIFY_SCRIPT": "SCRIPT"}
 
 
 def _placeholders() -> dict[str, str]:
