@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox.hostcmd import poll, put
+
 SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
 FILES = "-f docker-compose.yml -f docker-compose.mlnode.yml -f docker-compose.local.yml"
 SERVICES = {"tmkms", "node", "api", "versiond", "bridge", "proxy", "explorer", "mlnode-308",
@@ -74,24 +76,10 @@ def node(node_id: str) -> dict:
             "max_concurrent": 500, "models": {MODEL: {"args": []}}}
 
 
-def put(host, path: str, text: str) -> None:
-    host.run(f"mkdir -p {shlex.quote(os.path.dirname(path))} && "
-             f"printf %s {shlex.quote(text)} > {shlex.quote(path)}")
 
 
-POLL = """\
-deadline=$(( $(date +%s) + {secs} ))
-until out=$({cmd}); do
-  [ "$(date +%s)" -ge "$deadline" ] && {{ echo "timeout: {cmd}" >&2; exit 1; }}
-  sleep 0.2
-done
-printf '%s\\n' "$out"
-"""
 
 
-def poll(host, cmd: str, secs: int = 60) -> str:
-    """Run cmd on the host until it succeeds (bounded); its last output."""
-    return host.run(POLL.format(cmd=cmd, secs=secs), timeout=secs + 30)
 
 
 def test_stack_up_serves_through_nginx_and_admin_api_then_down(ssh_hosts, git_url, fleet):

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shlex
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from pyinfra.context import ctx_host, ctx_state
 from gonka_deploy.operations import verify as verify_op
 from gonka_deploy.verifyscript import CHECK_NAMES, SCRIPT
 from tests.conftest import REPO
+from tests.sandbox.hostcmd import poll, put
 from tests.unit.fixtures import FakeHost, fact_key, kwargs_key
 from tests.unit.helpers import group_data
 
@@ -253,25 +253,10 @@ DEPLOY = REPO / "deploys" / "verify.py"
 PASSWORD = "verify-e2e-Keyring-pass-0123"
 
 
-def put(host, path: str, text: str, mode: str = "0644") -> None:
-    host.run(f"mkdir -p {shlex.quote(os.path.dirname(path))} && "
-             f"printf %s {shlex.quote(text)} > {shlex.quote(path)} && chmod {mode} "
-             f"{shlex.quote(path)}")
 
 
-POLL = """\
-deadline=$(( $(date +%s) + {secs} ))
-until out=$({cmd}); do
-  [ "$(date +%s)" -ge "$deadline" ] && {{ echo "timeout: {cmd}" >&2; exit 1; }}
-  sleep 0.2
-done
-printf '%s\\n' "$out"
-"""
 
 
-def poll(host, cmd: str, secs: int = 90) -> str:
-    """Run cmd on the host until it succeeds (bounded); its last output."""
-    return host.run(POLL.format(cmd=cmd, secs=secs), timeout=secs + 30)
 
 
 def exec_enters_the_container(host, compose: str) -> None:
@@ -321,14 +306,15 @@ def running_host(fleet, sandbox_network, tmp_path_factory):
         up = host.run(f"{compose} up -d 2>&1; echo rc=$?", timeout=240)
         assert "rc=0" in up, up
         exec_enters_the_container(host, compose)
-        poll(host, "curl -sf http://127.0.0.1:26657/status")
+        poll(host, "curl -sf http://127.0.0.1:26657/status", secs=90)
         reg = poll(host, f"{compose} run --rm --no-deps -T api /bin/sh -c "
                          "'inferenced register-new-participant \"$DAPI_API__PUBLIC_URL\" "
                          "\"$ACCOUNT_PUBKEY\" --node-address \"$DAPI_CHAIN_NODE__SEED_API_URL\"'"
                          " 2>&1", secs=120)
         assert "Participant is now available" in reg or "Found participant" in reg, reg
         # the api reads node-config.json at start; wait until it reports node1 in a state
-        poll(host, "curl -sf http://127.0.0.1:9200/admin/v1/nodes | grep -q INFERENCE && echo ok")
+        poll(host, "curl -sf http://127.0.0.1:9200/admin/v1/nodes | grep -q INFERENCE && echo ok",
+             secs=90)
         poll(host, "curl -sf http://127.0.0.1:26657/status | grep -q '\"catching_up\": *false'"
                    " && echo ok", secs=120)
     except BaseException:
