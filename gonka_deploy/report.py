@@ -6,17 +6,25 @@ mnemonic never reach it.
 
 from __future__ import annotations
 
+import shlex
+
 from .address import account_address
 from .schema import HostConfig
 
-GRANT = ("inferenced tx inference grant-ml-ops-permissions gonka-account-key {warm} "
-         "--from gonka-account-key --keyring-backend file --gas 2000000 --node {seed}/chain-rpc/")
 MARKS = {True: "ok", None: "WARN", False: "FAIL"}
+
+
+def grant_argv(warm_address: str, seed_api_url: str, cold_key_name: str = "gonka-account-key",
+               binary: str = "inferenced") -> list[str]:
+    """The grant (authz for ML operations + fee grant) signed by the cold key (quickstart §10)."""
+    return [binary, "tx", "inference", "grant-ml-ops-permissions", cold_key_name, warm_address,
+            "--from", cold_key_name, "--keyring-backend", "file", "--gas", "2000000",
+            "--node", f"{seed_api_url.rstrip('/')}/chain-rpc/"]
 
 
 def grant_command(warm_address: str, seed_api_url: str) -> str:
     """What the operator runs on the machine that holds the cold key."""
-    return GRANT.format(warm=warm_address, seed=seed_api_url.rstrip("/"))
+    return shlex.join(grant_argv(warm_address, seed_api_url))
 
 
 def _verification_lines(verification: dict | None) -> list[str]:

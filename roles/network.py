@@ -27,3 +27,6 @@ def network_node(config: HostConfig):
                       account_pubkey=config.account_pubkey,
                       account_address=account_address(config.account_pubkey),
                       seed_api_url=config.seed_api_url)
+    if config.grant_from_local_keyring:
+        keys.granted(name="Grant ML operations (local cold key)", key_name=config.key_name,
+                     seed_api_url=config.seed_api_url)

@@ -151,3 +151,59 @@ def registration(directory: str, files: list[str], key_name: str, public_url: st
     logger.info(f"{host.print_prefix}{verb} participant {account_address} at {public_url}")
     yield FunctionCommand(_register, (directory, files, key_name, public_url, account_pubkey,
                                       seed_api_url), {})
+
+
+def _grant(key_name: str, command: list[str], warm: str) -> bool:
+    """Run the grant on the operator's machine: the cold key never leaves it. The terminal is
+    inherited, so a file keyring can ask for its passphrase."""
+    import shutil
+    import subprocess
+
+    if not shutil.which(command[0]):
+        logger.error(f"{host.print_prefix}grant_from_local_keyring: `{command[0]}` is not on "
+                     "PATH here; install the inferenced CLI or run the grant command by hand")
+        return False
+    logger.info(f"{host.print_prefix}granting ML operations to {warm} from this machine")
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=300)
+    if proc.returncode:
+        logger.error(f"{host.print_prefix}grant failed (rc {proc.returncode}): "
+                     f"{proc.stdout[-500:]}")
+        return False
+    local.write_json(local.node_dir(key_name) / "grant.json",
+                     {"warm_address": warm, "command": command, "output": proc.stdout,
+                      "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    return True
+
+
+@operation()
+def granted(key_name: str, seed_api_url: str, cold_key_name: str = "gonka-account-key",
+            binary: str = "inferenced"):
+    """
+    Grant the warm key its ML operations permissions from the operator's machine, once per warm
+    address (``grant_from_local_keyring: true``; the cold key never touches a server).
+
+    + key_name: the node (its warm address is read from ``nodes/<key_name>/warm_address.txt``)
+    + seed_api_url: the network's api; the chain RPC is its ``/chain-rpc/``
+    + cold_key_name: the cold key's name in the local keyring
+    + binary: the ``inferenced`` CLI on this machine
+
+    **Example:**
+
+    .. code:: python
+
+        keys.granted(key_name="fra-01", seed_api_url="http://node2.gonka.ai:8000")
+    """
+    folder = local.state_root() / key_name
+    warm_file = folder / "warm_address.txt"
+    warm = warm_file.read_text().strip() if warm_file.exists() else None
+    done = folder / "grant.json"
+    if warm and done.exists() and json.loads(done.read_text()).get("warm_address") == warm:
+        host.noop(f"{warm} was granted from this machine")
+        return
+    if not warm and not state.is_executing:
+        logger.info(f"{host.print_prefix}will grant ML operations to the new warm key from "
+                    "this machine")
+    from ..report import grant_argv
+
+    yield FunctionCommand(_grant, (key_name, grant_argv(warm or "", seed_api_url,
+                                                        cold_key_name, binary), warm), {})

@@ -38,8 +38,10 @@ def host_entry(host, network) -> tuple[str, dict]:
             "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
             "mlnodes": [{"id": "node1", "models": [network["model"]]}],
             "location": "sandbox", "tags": ["e2e"],
-            # One host keeps its warm mnemonic locally, so the tests can look for it.
-            "save_warm_mnemonic": host.name == "gpu-01"}
+            # One host keeps its warm mnemonic locally, so the tests can look for it; the other
+            # grants its warm key from this machine (the inferenced shim stands in for the CLI).
+            "save_warm_mnemonic": host.name == "gpu-01",
+            "grant_from_local_keyring": host.name == "gpu-02"}
     return host.name, data
 
 
@@ -62,7 +64,9 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
     entries = [host_entry(h, sandbox_network) for h in hosts]
     inventory.write_text(f"e2e_hosts = {entries!r}\n")
     env = dict(os.environ, **password_env(hosts), GONKA_STATE_DIR=str(state_dir),
-               GONKA_SECRETS_DIR=str(state_dir / "no-secrets"))
+               GONKA_SECRETS_DIR=str(state_dir / "no-secrets"),
+               GONKASIM_LOG_DIR=str(state_dir / "local-cli"),
+               PATH=f"{REPO / 'sandbox' / 'shims'}{os.pathsep}{os.environ['PATH']}")
     env.pop("GONKA_KEYRING_PASSWORD", None)
     yield {"hosts": hosts, "inventory": inventory, "entries": entries, "env": env,
            "state": state_dir,
@@ -275,6 +279,14 @@ def test_stack_runs_with_one_key_and_one_registration(scenario, index):
     assert (local / "warm_address.txt").read_text().startswith("gonka1")
     assert json.loads((local / "registration.json").read_text())
     assert (local / "identity.json").exists()
+    grants = [line for line in (scenario["state"] / "local-cli" / "inferenced.log").read_text()
+              .splitlines() if "grant-ml-ops-permissions" in line]
+    warm = (local / "warm_address.txt").read_text().strip()
+    if host.name == "gpu-02":
+        assert json.loads((local / "grant.json").read_text())["warm_address"] == warm
+        assert len([g for g in grants if warm in g]) == 1, grants
+    else:
+        assert not (local / "grant.json").exists()
 
 
 def test_changed_peer_list_restarts_only_the_node(scenario):

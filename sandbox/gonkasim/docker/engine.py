@@ -524,4 +524,4 @@ def record_image(ref: str) -> None:
     except FileNotFoundError:
         known = {}
     known[ref] = time.time()
-    path.write_text(json.dumps(known, indent=1, sort_keys=True))
+    write_private(path, json.dumps(known, indent=1, sort_keys=True))
