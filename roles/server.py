@@ -6,6 +6,7 @@ import uuid
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files as pyinfra_files
 
 from gonka_deploy.facts.disk import DiskProbe
@@ -37,11 +38,14 @@ def server(config: HostConfig, node_id: str):
         keys=config.admin_ssh_keys,
         exclusive=config.admin_ssh_keys_exclusive,
     )
-    apt.packages(
-        name="Host packages",
-        packages=["git", "python3-venv", "e2fsprogs"]
-        + (["xfsprogs"] if config.data_fstype == "xfs" else []),
-    )
+    packages = ["git", "python3-venv", "e2fsprogs"] + (
+        ["xfsprogs"] if config.data_fstype == "xfs" else [])
+    # Refresh the package lists only when something is missing: a stale list makes the install
+    # fail, and an update on every run would make a converged host report a change.
+    installed = host.get_fact(DebPackages) or {}
+    missing = [name for name in packages if name not in installed]
+    apt.packages(name="Host packages", packages=packages, update=bool(missing),
+                 cache_time=3600 if missing else None)
     checks.preflight(name="Preflight")
 
     if config.data_disk:
