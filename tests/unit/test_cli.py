@@ -64,3 +64,17 @@ def test_readme_inventory_reference_is_generated_from_the_schema():
     text = readme.read_text()
     for key in ("key_name", "account_pubkey", "mlnode_versions", "model_catalog", "gpu_presets"):
         assert f"`{key}`" in text
+
+
+def test_prometheus_targets_lists_every_host_with_its_identity(in_repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("GONKA_STATE_DIR", str(tmp_path / "nodes"))
+    out = tmp_path / "targets.json"
+    assert cli.main(["prometheus-targets", "inventories/prod.py", "--out", str(out)]) == 0
+    groups = json.loads(out.read_text())
+    assert [g["targets"] for g in groups] == [["203.0.113.10:9090"], ["203.0.113.20:9090"]]
+    ids = {g["labels"]["key_name"]: g["labels"]["node_id"] for g in groups}
+    assert set(ids) == {"fra-01", "ams-02"}
+    for key, node_id in ids.items():  # the persistent identity, made once
+        assert json.loads((tmp_path / "nodes" / key / "identity.json").read_text())["node_id"] \
+            == node_id
+    assert groups[0]["labels"]["tags"] == "h100,tier-1"
