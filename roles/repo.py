@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyinfra.api import deploy
 from pyinfra.operations import files as pyinfra_files
 
-from gonka_deploy.facts.hf import hf_env
+from gonka_deploy.facts.hf import hf_env, proxy_env
 from gonka_deploy.operations import git, hf
 from gonka_deploy.render import RENDERED_IN_CLONE
 from gonka_deploy.schema import HostConfig
@@ -13,14 +13,8 @@ from gonka_deploy.schema import HostConfig
 HF_VENV = "/opt/gonka-deploy/hf-venv"
 
 
-def proxy_env(config: HostConfig) -> dict[str, str]:
-    if not config.outbound_proxy:
-        return {}
-    env = {k: config.outbound_proxy for k in ("https_proxy", "http_proxy", "HTTPS_PROXY",
-                                              "HTTP_PROXY")}
-    if config.no_proxy:
-        env["no_proxy"] = env["NO_PROXY"] = ",".join(config.no_proxy)
-    return env
+def outbound_env(config: HostConfig) -> dict[str, str]:
+    return proxy_env(config.outbound_proxy, config.no_proxy)
 
 
 def model_pins(config: HostConfig) -> list[tuple[str, str]]:
@@ -46,11 +40,11 @@ def repo_and_models(config: HostConfig):
         path=config.gonka_path,
         ref=config.gonka_ref,
         managed=[f"deploy/join/{name}" for name in RENDERED_IN_CLONE],
-        _env=proxy_env(config),
+        _env=outbound_env(config),
     )
     pyinfra_files.directory(name="Tools directory", path="/opt/gonka-deploy")
     hf.client(name="Hugging Face client", venv=HF_VENV, version=config.hf_client_version,
-              env=proxy_env(config))
+              env=outbound_env(config))
     pyinfra_files.directory(name="Model cache", path=config.hf_path)
     for repo, sha in model_pins(config):
         hf.model(name=f"Model {repo}", repo=repo, sha=sha, env=model_env(config),

@@ -11,6 +11,16 @@ from typing_extensions import override
 from ..hfscript import SCRIPT
 
 
+def proxy_env(proxy: str | None, no_proxy: list[str] | None = None) -> dict[str, str]:
+    """The outbound-proxy variables (both spellings: tools read one or the other)."""
+    if not proxy:
+        return {}
+    env = dict.fromkeys(("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"), proxy)
+    if no_proxy:
+        env["no_proxy"] = env["NO_PROXY"] = ",".join(no_proxy)
+    return env
+
+
 def hf_env(hf_home: str, endpoint: str | None, proxy: str | None,
            no_proxy: list[str] | None = None) -> dict[str, str]:
     """The environment every Hugging Face command on a host runs with."""
@@ -18,11 +28,7 @@ def hf_env(hf_home: str, endpoint: str | None, proxy: str | None,
            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_XET_HIGH_PERFORMANCE": "1"}
     if endpoint:
         env["HF_ENDPOINT"] = endpoint
-    if proxy:
-        env.update(https_proxy=proxy, http_proxy=proxy, HTTPS_PROXY=proxy, HTTP_PROXY=proxy)
-    if no_proxy:
-        env["no_proxy"] = env["NO_PROXY"] = ",".join(no_proxy)
-    return env
+    return {**env, **proxy_env(proxy, no_proxy)}
 
 
 def env_command(env: dict[str, str], *bits) -> StringCommand:

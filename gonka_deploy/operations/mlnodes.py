@@ -54,9 +54,9 @@ def registered(admin_url: str, nodes: list[dict]):
     for node in nodes:
         if node["id"] not in known:
             changes.append(("POST", f"{admin_url}/nodes", node, "add"))
-        elif differs(known[node["id"]], node):
-            fields = ", ".join(differs(known[node["id"]], node))
-            changes.append(("PUT", f"{admin_url}/nodes/{node['id']}", node, f"update {fields}"))
+        elif fields := differs(known[node["id"]], node):
+            changes.append(("PUT", f"{admin_url}/nodes/{node['id']}", node,
+                            f"update {', '.join(fields)}"))
     if not changes:
         host.noop(f"the api knows ML node(s) {', '.join(n['id'] for n in nodes)}")
         return
