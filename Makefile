@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 N      ?= 2
 
-.PHONY: venv test lint inventory-docs validate render prometheus-targets demo sandbox-up \
+.PHONY: deps venv test lint inventory-docs validate render prometheus-targets demo sandbox-up \
 	sandbox-down sandbox-status
 
 # The venv is (re)built when pyproject.toml changes: pinned dependencies only.
@@ -15,10 +15,14 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The Debian packages the tests and the demo need (installed when missing, as root).
+deps:
+	scripts/debian-deps.sh
+
 lint: venv
 	$(BIN)/ruff check .
 
-test: lint
+test: deps lint
 	$(BIN)/python -m pytest -q -ra
 
 inventory-docs: venv
@@ -43,5 +47,5 @@ sandbox-down: venv
 sandbox-status: venv
 	$(BIN)/python -m sandbox status
 
-demo: venv
+demo: deps venv
 	BIN=$(BIN) N=$(N) sandbox/demo.sh

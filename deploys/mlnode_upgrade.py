@@ -12,9 +12,9 @@ mlnode_versions (`current: true`), as the run's output says.
 
 from pyinfra import host, logger
 
-from gonka_deploy.operations.upgrade import read_record
 from gonka_deploy.operations.util import refuse_deploy
 from gonka_deploy.pyinfra_hooks import host_config
+from gonka_deploy.state import NodeState
 from roles.upgrade import cleanup, prepare, rollback, status
 
 config = host_config()
@@ -35,8 +35,8 @@ elif stage == "cleanup":
     after = {**new[0].model_dump(), "current": True}
     logger.info(f"[{host.name}] after cleanup, set in group data: mlnode_versions = [{after}]")
 else:
-    history = read_record(config.key_name)["history"]
+    history = NodeState(config.key_name).upgrades().history
     if not history:
-        refuse_deploy(f"nothing to roll back: no stage recorded in nodes/{config.key_name}/")
+        refuse_deploy(f"nothing to roll back: no upgrade stage recorded for {config.key_name}")
     else:
         rollback(config, history[-1])

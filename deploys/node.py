@@ -18,7 +18,7 @@ from roles.stack import full_stack
 from roles.verify import verification
 
 config = host_config()
-node_id = identity(config.key_name)["node_id"]
+node_id = identity(config.key_name).node_id
 
 server(config, node_id)                  # 1: admin keys, preflight, data disk, monitoring
 repo_and_models(config)                  # 2: gonka repo, model downloads (not waited for)

@@ -3,9 +3,9 @@
     pyinfra inventories/prod.py deploys/verify.py -y
 
 Checks chain sync, the participant on the seed api, proxy health and dashboard, the api's ML
-nodes, MLNode state, GPUs and CUDA in the MLNode container and recent container logs; writes
-nodes/<key_name>/verification.json and fails each host with a failed check. The whole inventory
-is validated first, as for deploys/node.py.
+nodes, MLNode state, GPUs and CUDA in the MLNode container and recent container logs; keeps
+the result in the node's local state (nodes/<key_name>/) and fails each host with a failed
+check. The whole inventory is validated first, as for deploys/node.py.
 """
 
 from gonka_deploy.pyinfra_hooks import host_config

@@ -84,7 +84,7 @@ def cmd_prometheus_targets(args) -> int:
         print(format_problems(problems, len(hosts)), file=sys.stderr)
         return 1
     data = dict(hosts)
-    entries = [(config, identity(config.key_name)["node_id"],
+    entries = [(config, identity(config.key_name).node_id,
                 data[name].get("ssh_hostname") or config.public_host)
                for name, config in configs.items()]
     text = fleet_targets(entries)

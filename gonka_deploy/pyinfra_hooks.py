@@ -8,8 +8,6 @@ config through :func:`host_config`, which validates on demand when the hook was 
 
 from __future__ import annotations
 
-import json
-
 import gevent.hub
 from pyinfra import logger
 from pyinfra.api.state import BaseStateCallback
@@ -17,7 +15,7 @@ from pyinfra_cli.exceptions import CliError
 
 from .report import render_report
 from .schema import HostConfig
-from .state import append_audit, atomic_write, identity, node_dir
+from .state import NodeState
 from .validate import format_problems, validate_hosts
 
 _ATTR = "_gonka_configs"
@@ -52,7 +50,7 @@ class ValidateBeforeConnect(BaseStateCallback):
 
 
 class AuditRecorder(BaseStateCallback):
-    """One ``nodes/<key_name>/audit.jsonl`` line per applied host: the operations that changed
+    """One audit line per applied host (the node's local state): the operations that changed
     something, and the one that failed. A dry run executes nothing and records nothing."""
 
     def __init__(self):
@@ -76,24 +74,20 @@ class AuditRecorder(BaseStateCallback):
         if host.name not in self.changes or host.name not in configs:
             return
         config = configs[host.name]
-        append_audit(config.key_name, host.name, self.changes[host.name],
-                     failed=self.failed.get(host.name, []))
+        NodeState(config.key_name).append_audit(host.name, self.changes[host.name],
+                                                failed=self.failed.get(host.name, []))
         print_report(config, self.changes[host.name], self.failed.get(host.name, []))
 
 
-def _read(path) -> str | None:
-    return path.read_text().strip() if path.exists() else None
-
-
 def print_report(config: HostConfig, changes: list[str], failed: list[str]) -> None:
-    """The host's final report after an apply: printed, and kept as nodes/<key>/report.txt."""
-    folder = node_dir(config.key_name)
-    verification = _read(folder / "verification.json")
-    text = render_report(config, identity(config.key_name)["node_id"],
+    """The host's final report after an apply: printed, and kept in the node's local state."""
+    node = NodeState(config.key_name)
+    verification = node.verification()
+    text = render_report(config, node.identity().node_id,
                          changes + [f"FAILED: {name}" for name in failed],
-                         json.loads(verification) if verification else None,
-                         _read(folder / "warm_address.txt"))
-    atomic_write(folder / "report.txt", text)
+                         verification.model_dump() if verification else None,
+                         node.warm_address())
+    node.set_report(text)
     logger.info("\n" + text)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pyinfra.api import deploy
 
 from gonka_deploy.operations import files, nginx
@@ -12,7 +13,6 @@ from gonka_deploy.schema import HostConfig
 @deploy("Phase 3: configuration")
 def configuration(config: HostConfig) -> dict:
     """Returns each file's operation, for ``_if=…did_change`` in later phases."""
-    secret = config.keyring_password.get_secret_value()
     rendered = render_host(config)
     # nginx.conf only before the first start: once the proxy runs, phase 6 tests a new one in
     # the container and reloads it (roles/stack.py).
@@ -21,9 +21,10 @@ def configuration(config: HostConfig) -> dict:
         name: files.rendered(
             name=f"Render {name}",
             path=f"{config.join_dir}/{name}",
-            content=f.content,
+            # Files holding the password stay wrapped until the operation writes them.
+            content=SecretStr(f.content) if f.secret else f.content,
             mode=f.mode,
-            secrets=[secret] if f.secret else [],
+            secrets=[config.keyring_password] if f.secret else [],
         )
         for name, f in rendered.items()
     }

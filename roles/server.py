@@ -9,25 +9,21 @@ from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files as pyinfra_files
 
-from gonka_deploy.facts.disk import DiskProbe
 from gonka_deploy.operations import checks, compose, disk, files, ssh
 from gonka_deploy.render import render_monitoring
 from gonka_deploy.schema import HostConfig
 
 DATA_LABEL = "gonka-data"
+APT_RETRIES = "/etc/apt/apt.conf.d/80gonka-deploy-retries"
 # Fixed namespace: the filesystem UUID of a host's data disk is a function of its node identity.
 UUID_NAMESPACE = uuid.UUID("5b0e8a58-8d5e-4f43-9a49-5e2f1f0c6a10")
 
 
-def data_disk_spec(config: HostConfig, node_id: str) -> tuple[str, str]:
-    """(UUID to create, fstab spec). Decided before any operation runs: fstab never gets a
-    UUID read from a disk that the same run has yet to format."""
-    chosen = str(uuid.uuid5(UUID_NAMESPACE, f"{node_id}:{config.data_disk}"))
-    # Deploy code may read this fact: our own filesystem, once made, does not change under us.
-    probe = host.get_fact(DiskProbe, device=config.data_disk)
-    if probe and probe["fstype"] == config.data_fstype and probe["label"] == DATA_LABEL:
-        return chosen, f"UUID={probe['uuid']}"
-    return chosen, f"UUID={chosen}"
+def data_disk_uuid(config: HostConfig, node_id: str) -> str:
+    """The UUID of this node's data filesystem: derived from its recorded identity, decided
+    before any operation runs (fstab never gets a UUID read from a disk that the same run has
+    yet to format), and the mark that makes a filesystem ours (with type, label and mount)."""
+    return str(uuid.uuid5(UUID_NAMESPACE, f"{node_id}:{config.data_disk}"))
 
 
 @deploy("Phase 1: server")
@@ -38,6 +34,9 @@ def server(config: HostConfig, node_id: str):
         keys=config.admin_ssh_keys,
         exclusive=config.admin_ssh_keys_exclusive,
     )
+    # apt's own retry of transient download failures (with its backoff), for every apt run of
+    # this toolkit and of the operator: a reset connection to the mirror is not a failed host.
+    files.rendered(name="apt retries", path=APT_RETRIES, content='Acquire::Retries "5";\n')
     packages = ["git", "python3-venv", "e2fsprogs"] + (
         ["xfsprogs"] if config.data_fstype == "xfs" else [])
     # Refresh the package lists only when something is missing: a stale list makes the install
@@ -49,9 +48,11 @@ def server(config: HostConfig, node_id: str):
     checks.preflight(name="Preflight")
 
     if config.data_disk:
-        chosen, spec = data_disk_spec(config, node_id)
+        chosen = data_disk_uuid(config, node_id)
+        spec = f"UUID={chosen}"
         disk.filesystem(name="Data disk filesystem", device=config.data_disk,
-                        fstype=config.data_fstype, label=DATA_LABEL, uuid=chosen)
+                        fstype=config.data_fstype, label=DATA_LABEL, uuid=chosen,
+                        mount_path=config.data_mount)
         disk.fstab_entry(name="Data disk in fstab", path=config.data_mount, spec=spec,
                          fstype=config.data_fstype)
         disk.mounted(name="Data disk mounted", path=config.data_mount, spec=spec)

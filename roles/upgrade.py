@@ -3,7 +3,7 @@
 prepare: the new MLNode runs beside the current one, nginx routes both `/vX.Y.Z/` paths, the api
 confirms it reaches the new one. The chain switches (partial upgrade height). cleanup: the old one
 is stopped and removed, `/` goes to the new one. rollback: back to the versions the last stage
-found, from nodes/<key_name>/mlnode_upgrade.json.
+found, from the node's upgrade history in its local state (nodes/<key_name>/).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pyinfra.api import deploy
 from gonka_deploy.operations import compose, files, health, nginx, upgrade
 from gonka_deploy.render import COMPOSE_FILES, render_host, render_nginx
 from gonka_deploy.schema import HostConfig, MLNodeVersion
+from gonka_deploy.state import UpgradeStage
 
 ADMIN = "http://127.0.0.1:9200/admin/v1"
 UPGRADES = "http://127.0.0.1:1317/productscience/inference/inference/partial_upgrade"
@@ -22,12 +23,9 @@ def status_url(config: HostConfig) -> str:
     return f"http://127.0.0.1:{config.api_port}/v1/status"
 
 
-def dumped(versions: list[MLNodeVersion]) -> list[dict]:
-    return [v.model_dump() for v in versions]
-
-
-def with_versions(config: HostConfig, versions: list[dict]) -> HostConfig:
-    return config.model_copy(update={"mlnode_versions": [MLNodeVersion(**v) for v in versions]})
+def with_versions(config: HostConfig, versions: list[MLNodeVersion]) -> HostConfig:
+    """The host's config with other MLNode versions, validated again as a whole."""
+    return HostConfig.model_validate({**config.model_dump(), "mlnode_versions": versions})
 
 
 def converge(config: HostConfig, stage: str, pull: bool = False):
@@ -55,8 +53,8 @@ def prepare(config: HostConfig):
     current = config.current_version
     new = [v for v in config.mlnode_versions if not v.current]
     upgrade.recorded(name="prepare: record for rollback", key_name=config.key_name,
-                     stage="prepare", before=dumped([current]),
-                     after=dumped(config.mlnode_versions))
+                     stage="prepare", before=[current],
+                     after=config.mlnode_versions)
     converge(config, "prepare", pull=True)
     for version in new:
         upgrade.confirmed(name=f"prepare: api reaches {version.version}", admin_url=ADMIN,
@@ -69,9 +67,9 @@ def cleanup(config: HostConfig):
     (new,) = [v for v in config.mlnode_versions if not v.current]
     upgrade.switched(name=f"cleanup: the api calls {new.version}", status_url=status_url(config),
                      upgrades_url=UPGRADES, version=new.version)
-    after = [{**new.model_dump(), "current": True}]
+    after = [MLNodeVersion(version=new.version, image=new.image, current=True)]
     upgrade.recorded(name="cleanup: record for rollback", key_name=config.key_name,
-                     stage="cleanup", before=dumped(config.mlnode_versions), after=after)
+                     stage="cleanup", before=config.mlnode_versions, after=after)
     upgrade.mlnode_stopped(name=f"cleanup: stop MLNode {old.version}",
                            state_url=f"http://127.0.0.1:8080/{old.version}/api/v1/state",
                            stop_url=f"http://127.0.0.1:8080/{old.version}/api/v1/stop",
@@ -83,12 +81,12 @@ def cleanup(config: HostConfig):
 
 
 @deploy("MLNode upgrade: rollback")
-def rollback(config: HostConfig, last: dict):
+def rollback(config: HostConfig, last: UpgradeStage):
     """Back to the versions ``last`` (the latest recorded stage) found. Running it again
     converges to the same versions: it never goes further back."""
-    before = with_versions(config, last["before"])
-    kept = {v["version"] for v in last["before"]}
-    extra = [MLNodeVersion(**v).service for v in last["after"] if v["version"] not in kept]
+    before = with_versions(config, last.before)
+    kept = {v.version for v in last.before}
+    extra = [v.service for v in last.after if v.version not in kept]
     if extra:
         # While the compose files still define them; nothing routes to them after the rollback.
         compose.removed(name="rollback: remove the new MLNode", directory=config.join_dir,

@@ -7,7 +7,6 @@ from pyinfra.api import deploy
 from gonka_deploy.address import account_address
 from gonka_deploy.operations import verify
 from gonka_deploy.schema import HostConfig
-from gonka_deploy.state import node_dir
 
 
 @deploy("Phase 7: verification")
@@ -24,5 +23,5 @@ def verification(config: HostConfig):
         public_url=config.public_url,
         gpu=config.gpu.model_dump(),
         mlnode_ids=[node.id for node in config.mlnodes],
-        record_to=str(node_dir(config.key_name) / "verification.json"),
+        key_name=config.key_name,
     )

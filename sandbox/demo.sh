@@ -34,5 +34,5 @@ step "6. verify only (read-only)"
 
 step "done: the hosts keep running; look around with"
 echo "  $BIN/python -m sandbox ssh gpu-01 'cd /mnt/ssd/gonka/deploy/join && docker compose ps'"
-echo "  cat nodes/sandbox-gpu-01/report.txt"
+echo "  ls nodes/sandbox-gpu-01/   # what the runs learned: identity, warm address, report, audit"
 echo "  make sandbox-down   # removes everything"

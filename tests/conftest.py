@@ -7,7 +7,10 @@ Sandbox fixtures (mark tests using them with @pytest.mark.sandbox):
     ssh_hosts      ssh_hosts(n, sim=None, prefix="gpu") -> [Host]; removed after the test
     run_pyinfra    run_pyinfra(hosts, deploy, *args, data=None, group_data_dir=None)
                    -> (rc, stdout+stderr) of the real pyinfra CLI over real SSH
-They skip (never fail) with the reason where the machine cannot host them.
+They skip with the reason where the machine cannot host them; in CI (CI=true) they fail
+instead: a test that cannot set up its hosts there has not tested anything.
+    shared         shared("reference", "gpu", "nvidia-smi.txt") -> Path under ../shared (the
+                   reference data beside the repo); missing: skip, or fail in CI
 Env: GONKA_SANDBOX_MODE=netns|nspawn|lo (default netns), GONKA_SANDBOX_DIR (base/key cache).
 """
 
@@ -22,6 +25,32 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str):
+    """Skip where the machine cannot run this test; fail in CI, where it must."""
+    if in_ci():
+        pytest.fail(f"CI cannot run this test: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared (reference data beside the repo), checked to exist."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        unavailable(f"{path} is missing (the shared reference data beside the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared():
+    """shared(*parts) -> Path under ../shared; a missing one skips, or fails in CI."""
+    return shared_path
 
 
 def sandbox_unavailable(mode: str = "netns") -> str | None:
@@ -41,7 +70,7 @@ def sandbox_unavailable(mode: str = "netns") -> str | None:
 def _start_fleet(mode: str):
     why = sandbox_unavailable(mode)
     if why:
-        pytest.skip(why)
+        unavailable(why)
     from sandbox.bench import Fleet
 
     fleet = Fleet(mode=mode)
@@ -49,7 +78,7 @@ def _start_fleet(mode: str):
         fleet.start()        # also gc()s fleets left by dead owners
     except Exception as e:   # e.g. the base rootfs cannot be built (no mirror)
         fleet.stop()
-        pytest.skip(f"sandbox fleet cannot start: {e}")
+        unavailable(f"sandbox fleet cannot start: {e}")
     return fleet
 
 

@@ -7,6 +7,8 @@ from typing import TypedDict
 from pyinfra.api import FactBase, QuoteString, StringCommand
 from typing_extensions import override
 
+from ..hostside import retrying
+
 CHECKOUT_SCRIPT = r"""
 [ -d "$1/.git" ] || { echo exists=0; exit 0; }
 echo exists=1
@@ -69,8 +71,8 @@ class GitRemoteRef(FactBase[str | None]):
 
     @override
     def command(self, url: str, ref: str) -> StringCommand:
-        return StringCommand("git", "ls-remote", QuoteString(url), QuoteString(ref),
-                             QuoteString(f"{ref}^{{}}"))
+        return retrying("git", "ls-remote", QuoteString(url), QuoteString(ref),
+                        QuoteString(f"{ref}^{{}}"))
 
     @override
     def process(self, output: list[str]) -> str | None:

@@ -9,38 +9,52 @@ from typing import Any
 from pyinfra.api import FactBase, QuoteString, StringCommand
 from typing_extensions import override
 
-# Runs as `sh -c SCRIPT _ URL`: prints the HTTP status then the body (000 when nothing answers).
-HTTP_SCRIPT = r"""
-body=$(mktemp)
-code=$(curl -s -m 5 -o "$body" -w '%{http_code}' "$1" 2>/dev/null) || code=${code:-000}
-echo "$code"
-cat "$body"; rm -f "$body"
-"""
+from ..hostside import source
+
+# Runs as `sh -c HTTP_SCRIPT _ URL [ATTEMPTS]`: the status (000 when nothing answers), the
+# attempts made, then the body.
+HTTP_SCRIPT = source("http_get.sh")
+
+
+def parse_http(output: list[str]) -> dict[str, Any]:
+    status = int(output[0]) if output and output[0].isdigit() else 0
+    attempts = 1
+    rest = output[1:]
+    if rest and rest[0].startswith("attempts="):
+        attempts = int(rest[0].removeprefix("attempts=") or 1)
+        rest = rest[1:]
+    body = "\n".join(rest)
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    return {"status": status, "attempts": attempts, "body": body, "json": parsed}
 
 
 class HttpGet(FactBase[dict[str, Any]]):
     """
-    Returns ``{"status": int, "body": str, "json": object|None}`` of a GET made on the host
-    (status 0 when nothing answers). For health checks and the local admin API.
+    Returns ``{"status": int, "attempts": int, "body": str, "json": object|None}`` of a GET
+    made on the host (status 0 when nothing answers). With ``attempts`` > 1, transient answers
+    (nothing, 408, 429, 5xx) are retried on the host with backoff: for the seed api, whose
+    answer decides whether a transaction is sent.
+
+    .. code:: python
+
+        {"status": 404, "attempts": 1, "body": "{...}", "json": {"code": 5}}
     """
 
     @override
-    def requires_command(self, url: str) -> str:
+    def requires_command(self, url: str, attempts: int = 1) -> str:
         return "curl"
 
     @override
-    def command(self, url: str) -> StringCommand:
-        return StringCommand("sh", "-c", QuoteString(HTTP_SCRIPT), "_", QuoteString(url))
+    def command(self, url: str, attempts: int = 1) -> StringCommand:
+        args = [QuoteString(url)] + ([str(int(attempts))] if attempts > 1 else [])
+        return StringCommand("sh", "-c", QuoteString(HTTP_SCRIPT), "_", *args)
 
     @override
     def process(self, output: list[str]) -> dict[str, Any]:
-        status = int(output[0]) if output and output[0].isdigit() else 0
-        body = "\n".join(output[1:])
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        return {"status": status, "body": body, "json": parsed}
+        return parse_http(output)
 
 
 class WarmKeyExists(FactBase[bool]):

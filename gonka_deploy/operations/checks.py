@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import operation
 
 from ..facts.checks import FreeSpace, Tools
 from ..facts.disk import DiskProbe
-from .util import describe_size, refuse
+from .util import describe_size, operation, refuse
 
 SUPPORTED_OS = {"ubuntu": ("22.04", "24.04"), "debian": ("12",)}
 HINTS = {

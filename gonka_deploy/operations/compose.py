@@ -7,10 +7,10 @@ reads what compose wants (config hashes) and what runs, and yields nothing when 
 from __future__ import annotations
 
 from pyinfra import host, logger, state
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.compose import ComposeState, ImagePresent
-from .util import refuse
+from .util import operation, refuse
 
 
 def compose_command(files: list[str], *args) -> StringCommand:

@@ -1,19 +1,20 @@
 """Data disk: create a filesystem on a blank disk only, keep it in fstab, mount it.
 
 Formatting is refused when the device holds anything: a filesystem, a partition table, any other
-signature, partitions, holders or a mount. The one exception is our own filesystem (same type and
-label), which is kept as it is.
+signature, partitions, holders or a mount. The one exception is our own filesystem, which is kept
+as it is: the type and label we make, the UUID this node chose for it (derived from its recorded
+identity), and mounted nowhere or only at the data mount. A label alone never makes a disk ours.
 """
 
 from __future__ import annotations
 
 from pyinfra import host, logger, state
-from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import OperationError, QuoteString, StringCommand
 from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Mounts
 
 from ..facts.disk import DiskProbe
-from .util import describe_size, refuse, upload_text
+from .util import describe_size, need, operation, refuse, upload_text
 
 FSTAB = "/etc/fstab"
 FSTAB_BACKUP = "/etc/fstab.gonka-deploy.bak"
@@ -40,7 +41,7 @@ def what_is_on(info) -> list[str]:
 
 @operation()
 def filesystem(device: str, fstype: str = "ext4", label: str = "gonka-data",
-               uuid: str | None = None):
+               uuid: str | None = None, mount_path: str | None = None):
     """
     Create a filesystem on a blank block device; refuse a device that holds anything.
 
@@ -48,8 +49,11 @@ def filesystem(device: str, fstype: str = "ext4", label: str = "gonka-data",
     + fstype: ``ext4`` or ``xfs``
     + label: filesystem label that marks the filesystem as ours
     + uuid: filesystem UUID to create, chosen up front so fstab can name it before mkfs runs
+    + mount_path: where the filesystem belongs; mounted anywhere else, it is not ours
 
-    A device that already holds a filesystem of ``fstype`` with ``label`` is kept (no change).
+    A device that already holds our filesystem (``fstype``, ``label``, ``uuid``, mounted at most
+    at ``mount_path``) is kept (no change). The same label with another UUID (another node's
+    disk, a copy) or a mount elsewhere is refused.
 
     **Example:**
 
@@ -58,14 +62,28 @@ def filesystem(device: str, fstype: str = "ext4", label: str = "gonka-data",
         disk.filesystem(name="Format the data disk", device="/dev/vdb", fstype="ext4",
                         uuid="0b9f3c1e-6f63-4b5e-9d4e-2f1f0a6c7d11")
     """
-    info = host.get_fact(DiskProbe, device=device)
-    if not info or not info["exists"]:
+    info = need(host.get_fact(DiskProbe, device=device), f"what is on {device}")
+    if not info["exists"]:
         yield from refuse(f"{device} does not exist")
         return
     if not info["block"]:
         yield from refuse(f"{device} is not a block device")
         return
     if info["fstype"] == fstype and info["label"] == label:
+        elsewhere = [m for m in info["mounts"] if m != mount_path]
+        if uuid and info["uuid"] != uuid:
+            yield from refuse(
+                f"refusing to use {device}: it holds a {fstype} filesystem labelled {label} with "
+                f"UUID {info['uuid']}, not the UUID {uuid} this node chose for its data disk "
+                "(another node's disk or a copy?). If it is this node's disk and this machine "
+                "lost the node's local state (its identity), restore that state; otherwise wipe "
+                "the disk yourself if it is really unused.")
+            return
+        if elsewhere:
+            yield from refuse(
+                f"refusing to use {device}: our {fstype} filesystem is mounted at "
+                f"{', '.join(elsewhere)}, not at {mount_path}. Unmount it there first.")
+            return
         host.noop(f"{device} already holds our {fstype} filesystem (UUID {info['uuid']})")
         return
     found = what_is_on(info)

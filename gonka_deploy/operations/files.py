@@ -2,37 +2,51 @@
 
 from __future__ import annotations
 
-from pyinfra import host
-from pyinfra.api import QuoteString, StringCommand, operation
+import hashlib
 
-from ..facts.files import ManagedFile
-from .util import upload_text
+from pydantic import SecretStr
+from pyinfra import host
+from pyinfra.api import QuoteString, StringCommand
+
+from ..facts.files import ManagedFile, masked
+from ..render import SECRET_KEYS, redact
+from .util import log_diff, operation, write_command
+
+
+def reveal(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 @operation()
-def rendered(path: str, content: str, mode: int = 0o644, owner: str | None = None,
-             secrets: list[str] | None = None):
+def rendered(path: str, content: str | SecretStr, mode: int = 0o644, owner: str | None = None,
+             secrets: list[SecretStr] | None = None):
     """
     Keep a file's content and mode; print a unified diff with secret values redacted.
 
     + path: remote file path (its directory must exist)
-    + content: the wanted text
+    + content: the wanted text (a ``SecretStr`` when it holds a secret)
     + mode: the wanted permission bits (0600 for files holding secrets)
     + owner: ``user:group`` to own the file, or None to leave the owner alone
-    + secrets: values replaced by ``*****`` in every diff and log line
+    + secrets: secret values (``SecretStr``) replaced by ``*****`` in every diff and log line
 
-    The content travels on stdin into a temp file created 0600 beside the target, then renamed:
-    never through argv, never world-readable.
+    A file with ``secrets`` is never read back: the host sends its sha256 and its content with
+    the values of the secret variables (``KEYRING_PASSWORD=…``) masked. The wanted content
+    travels on stdin into a temp file created 0600 beside the target, then renamed: never
+    through argv, never world-readable.
 
     **Example:**
 
     .. code:: python
 
-        files.rendered(path="/mnt/ssd/gonka/deploy/join/config.env", content=text,
-                       mode=0o600, secrets=[password])
+        files.rendered(path="/mnt/ssd/gonka/deploy/join/config.env",
+                       content=SecretStr(text), mode=0o600,
+                       secrets=[config.keyring_password])
     """
-    current = host.get_fact(ManagedFile, path=path)
-    if current is not None and current["content"] == content:
+    secret_values = [reveal(s) for s in secrets or []]
+    keys = SECRET_KEYS if secrets else ()
+    current = host.get_fact(ManagedFile, path=path, **({"masked": keys} if keys else {}))
+    text = reveal(content)
+    if current is not None and current["sha256"] == hashlib.sha256(text.encode()).hexdigest():
         wrong = []
         if current["mode"] != mode:
             wrong.append(StringCommand("chmod", f"{mode:04o}", QuoteString(path)))
@@ -43,6 +57,8 @@ def rendered(path: str, content: str, mode: int = 0o644, owner: str | None = Non
             return
         yield from wrong
         return
-    yield from upload_text(path, content, mode=mode,
-                           old=current["content"] if current else None,
-                           secrets=list(secrets or []), owner=owner)
+    # The old side of the diff is what the host sent (masked there); the new side is masked
+    # the same way here, then any stray secret value is redacted.
+    new_view = redact(masked(text, keys), secret_values)
+    log_diff(path, current["content"] if current else None, new_view, secret_values)
+    yield write_command(path, text, mode=mode, owner=owner)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from pyinfra import host, logger, state
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.git import GitCheckout, GitRemoteRef
-from .util import refuse
+from ..hostside import retrying
+from .util import need, operation, refuse
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -25,7 +26,8 @@ def checkout(url: str, path: str, ref: str, managed: list[str] | None = None):
       restored before a move and rendered again afterwards
 
     Local edits to any other tracked file are reported and stop the move: they are never
-    overwritten.
+    overwritten. Clone, fetch and the remote ref lookup retry transient network failures
+    (a reset connection, a timeout) with backoff; a missing ref fails at once.
 
     **Example:**
 
@@ -39,13 +41,13 @@ def checkout(url: str, path: str, ref: str, managed: list[str] | None = None):
     if target is None:
         yield from refuse(f"{url} has no ref {ref!r}")
         return
-    clone = host.get_fact(GitCheckout, path=path)
+    clone = need(host.get_fact(GitCheckout, path=path), f"the clone at {path}")
     verb = "" if state.is_executing else "would "
     git = ("git", "-C", QuoteString(path))
     if not clone["exists"]:
         logger.info(f"{host.print_prefix}{verb}clone {url} at {ref} ({target[:12]}) into {path}")
-        yield StringCommand("git", "clone", "--quiet", "--no-checkout", QuoteString(url),
-                            QuoteString(path))
+        yield retrying("git", "clone", "--quiet", "--no-checkout", QuoteString(url),
+                       QuoteString(path))
         yield StringCommand(*git, "checkout", "--quiet", "--detach", QuoteString(target))
         return
     if clone["origin"] != url:
@@ -64,7 +66,7 @@ def checkout(url: str, path: str, ref: str, managed: list[str] | None = None):
         return
     logger.info(f"{host.print_prefix}{verb}move {path} from {(clone['head'] or '?')[:12]} to "
                 f"{ref} ({target[:12]}), fast-forward only")
-    yield StringCommand(*git, "fetch", "--quiet", "--tags", "origin")
+    yield retrying(*git, "fetch", "--quiet", "--tags", "origin")
     yield StringCommand(*git, "merge-base", "--is-ancestor", "HEAD", QuoteString(target))
     restore = [f for f in clone["dirty"] if f in managed]
     if restore:

@@ -5,33 +5,55 @@ from __future__ import annotations
 import time
 
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand
 
-from ..facts.gonka import HTTP_SCRIPT, HttpGet
-from .util import run_on_host
+from ..facts.gonka import HTTP_SCRIPT, HttpGet, parse_http
+from .util import need, operation, run_on_host
+
+# The check command itself (not the URL) failing this many times in a row means the host is
+# gone (SSH cut, host down): the wait fails now instead of at its timeout.
+HOST_GONE_AFTER = 3
 
 
-def _get(url: str) -> tuple[int, str]:
+def _get(url: str) -> tuple[int, str] | None:
+    """(status, body) of a GET on the host; None when the command could not run there."""
     ok, output = run_on_host(StringCommand("sh", "-c", QuoteString(HTTP_SCRIPT), "_",
                                            QuoteString(url)))
-    lines = output.stdout_lines if ok else []
-    status = int(lines[0]) if lines and lines[0].isdigit() else 0
-    return status, "\n".join(lines[1:])
+    if not ok:
+        return None
+    found = parse_http(output.stdout_lines)
+    return found["status"], found["body"]
+
+
+PROGRESS_EVERY = 15.0  # seconds between two "still waiting" lines
 
 
 def _poll(url: str, what: str, timeout: float, interval: float) -> bool:
-    deadline = time.monotonic() + timeout
     started = time.monotonic()
+    deadline = started + timeout
+    next_note = started + PROGRESS_EVERY
+    gone = 0
     while True:
-        status, body = _get(url)
+        got = _get(url)
+        gone = gone + 1 if got is None else 0
+        status, body = got or (0, "")
         if 200 <= status < 300:
             logger.info(f"{host.print_prefix}{what} answers after "
                         f"{time.monotonic() - started:.1f} s")
             return True
-        if time.monotonic() > deadline:
+        if gone >= HOST_GONE_AFTER:
+            logger.error(f"{host.print_prefix}stopped waiting for {what}: the check could not "
+                         f"run on the host {gone} times in a row (connection lost?)")
+            return False
+        now = time.monotonic()
+        if now > deadline:
             logger.error(f"{host.print_prefix}{what} did not answer within {timeout:.0f} s "
                          f"({url}: status {status or 'none'} {body[:200]})")
             return False
+        if now >= next_note:
+            logger.info(f"{host.print_prefix}still waiting for {what} ({url}: status "
+                        f"{status or 'none'}), {now - started:.0f} s of {timeout:.0f} s")
+            next_note = now + PROGRESS_EVERY
         time.sleep(interval)  # the poll interval of a bounded wait
 
 
@@ -51,7 +73,7 @@ def wait_http(url: str, what: str, timeout: float = 300, interval: float = 1.0):
 
         health.wait_http(url="http://127.0.0.1:26657/status", what="chain RPC", timeout=300)
     """
-    current = host.get_fact(HttpGet, url=url)
+    current = need(host.get_fact(HttpGet, url=url), f"{what} ({url})")
     if 200 <= current["status"] < 300:
         host.noop(f"{what} answers")
         return

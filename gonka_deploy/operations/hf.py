@@ -6,11 +6,11 @@ import json
 import time
 
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand
 
 from ..facts.hf import HfClientVersion, HfModel, env_command
 from ..hfscript import SCRIPT
-from .util import describe_size, run_on_host
+from .util import describe_size, operation, run_on_host
 
 
 @operation()

@@ -7,18 +7,22 @@ the server, and is kept locally only when the operator opts in.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
+from pydantic import SecretStr
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand
 
-from .. import state as local
-from ..facts.gonka import HttpGet, WarmKeyExists
+from ..facts.gonka import HTTP_SCRIPT, HttpGet, WarmKeyExists, parse_http
+from ..hostside import is_transient
+from ..state import Grant, NodeState, Registration, now
 from .compose import compose_command
-from .util import run_on_host
+from .util import need, operation, refuse, run_on_host
 
 API_RUN = ("run", "--rm", "--no-deps", "-T", "api")
+# The seed api decides whether a registration is sent: transient answers are tried again, and a
+# registration is never sent while the seed cannot say whether the participant exists.
+SEED_ATTEMPTS = 4
 
 
 def _in_api(directory: str, files: list[str], *args) -> StringCommand:
@@ -26,38 +30,39 @@ def _in_api(directory: str, files: list[str], *args) -> StringCommand:
                          compose_command(files, *API_RUN, "inferenced", *args))
 
 
-def _create_key(directory, files, key_name, password, save_mnemonic) -> bool:
+def _create_key(directory, files, key_name, password: SecretStr, save_mnemonic) -> bool:
+    secret = password.get_secret_value()  # the one place it is needed: stdin of `keys add`
     ok, output = run_on_host(_in_api(directory, files, "keys", "add", QuoteString(key_name),
                                      "--keyring-backend", "file", "--output", "json"),
-                             stdin=f"{password}\n{password}\n")
+                             stdin=f"{secret}\n{secret}\n")
     if not ok:
         logger.error(f"{host.print_prefix}keys add failed: {output.stderr[-500:]}")
         return False
     record = json.loads(output.stdout_lines[-1])
-    folder = local.node_dir(key_name)
-    local.atomic_write(folder / "warm_address.txt", record["address"] + "\n")
+    node = NodeState(key_name)
+    node.set_warm_address(record["address"])
     if save_mnemonic:
-        local.atomic_write(folder / "warm_mnemonic.txt", record["mnemonic"] + "\n", 0o600)
+        node.save_mnemonic(record["mnemonic"])
     logger.info(f"{host.print_prefix}created warm key {key_name}: {record['address']}"
                 + (" (mnemonic saved locally, 0600)" if save_mnemonic else ""))
     return True
 
 
-def _read_address(directory, files, key_name, password) -> bool:
+def _read_address(directory, files, key_name, password: SecretStr) -> bool:
     ok, output = run_on_host(_in_api(directory, files, "keys", "show", QuoteString(key_name),
                                      "-a", "--keyring-backend", "file"),
-                             stdin=f"{password}\n")
+                             stdin=f"{password.get_secret_value()}\n")
     if not ok or not output.stdout_lines:
         logger.error(f"{host.print_prefix}keys show failed: {output.stderr[-500:]}")
         return False
     address = output.stdout_lines[-1].strip()
-    local.atomic_write(local.node_dir(key_name) / "warm_address.txt", address + "\n")
+    NodeState(key_name).set_warm_address(address)
     logger.info(f"{host.print_prefix}warm key {key_name} exists: {address}")
     return True
 
 
 @operation()
-def warm_key(directory: str, files: list[str], home: str, key_name: str, password,
+def warm_key(directory: str, files: list[str], home: str, key_name: str, password: SecretStr,
              save_mnemonic: bool = False):
     """
     Create the warm (ML operational) key once; afterwards only read its address.
@@ -66,10 +71,10 @@ def warm_key(directory: str, files: list[str], home: str, key_name: str, passwor
     + files: compose files
     + home: the host path of the api's ``/root/.inference`` (holds ``keyring-file/``)
     + key_name: the key's name
-    + password: the keyring password (a ``SecretStr``; sent on stdin only)
-    + save_mnemonic: keep the mnemonic in ``nodes/<key_name>/warm_mnemonic.txt`` (0600)
+    + password: the keyring password (a ``SecretStr``, unwrapped only for stdin)
+    + save_mnemonic: keep the mnemonic locally (0600, see ``gonka_deploy.state``)
 
-    The address goes to ``nodes/<key_name>/warm_address.txt``.
+    The address is kept in the node's local state.
 
     **Example:**
 
@@ -78,53 +83,84 @@ def warm_key(directory: str, files: list[str], home: str, key_name: str, passwor
         keys.warm_key(directory=join, files=files, home=f"{join}/.inference",
                       key_name="fra-01", password=config.keyring_password)
     """
-    known = (local.state_root() / key_name / "warm_address.txt").exists()
-    exists = host.get_fact(WarmKeyExists, home=home, key_name=key_name)
+    known = NodeState(key_name).warm_address() is not None
+    exists = need(host.get_fact(WarmKeyExists, home=home, key_name=key_name), "the keyring")
     if exists and known:
         host.noop(f"warm key {key_name} exists")
         return
-    secret = password.get_secret_value()
     if exists:
-        yield FunctionCommand(_read_address, (directory, files, key_name, secret), {})
+        yield FunctionCommand(_read_address, (directory, files, key_name, password), {})
         return
     verb = "creating" if state.is_executing else "would create"
     logger.info(f"{host.print_prefix}{verb} warm key {key_name} in the file keyring")
-    yield FunctionCommand(_create_key, (directory, files, key_name, secret, save_mnemonic), {})
+    yield FunctionCommand(_create_key, (directory, files, key_name, password, save_mnemonic),
+                          {})
 
 
-def _register(directory, files, key_name, public_url, account_pubkey, seed_api_url) -> bool:
-    ok, output = run_on_host(_in_api(directory, files, "register-new-participant",
-                                     QuoteString(public_url), QuoteString(account_pubkey),
-                                     "--node-address", QuoteString(seed_api_url)))
-    if not ok:
-        logger.error(f"{host.print_prefix}register-new-participant failed: "
-                     f"{(output.stderr or output.stdout)[-800:]}")
-        return False
-    _save_registration(key_name, {"registered_by": "gonka-deploy", "output": output.stdout})
-    logger.info(f"{host.print_prefix}registered {public_url} with {seed_api_url}")
-    return True
+def participant_url(seed_api_url: str, account_address: str) -> str:
+    return f"{seed_api_url.rstrip('/')}/v2/participants/{account_address}"
 
 
-def _save_registration(key_name: str, record: dict) -> None:
-    record = {**record, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    local.write_json(local.node_dir(key_name) / "registration.json", record)
+def _lookup(seed_api_url: str, account_address: str) -> dict:
+    """The seed's answer about the participant, from inside a FunctionCommand."""
+    ok, output = run_on_host(StringCommand(
+        "sh", "-c", QuoteString(HTTP_SCRIPT), "_",
+        QuoteString(participant_url(seed_api_url, account_address)), str(SEED_ATTEMPTS)))
+    return parse_http(output.stdout_lines if ok else [])
+
+
+def _register(directory, files, key_name, public_url, account_pubkey, account_address,
+              seed_api_url) -> bool:
+    """Send the registration; when it fails on the way (a reset connection), ask the seed
+    whether it arrived before sending it again: it is never sent twice."""
+    for attempt in range(1, 4):
+        ok, output = run_on_host(_in_api(directory, files, "register-new-participant",
+                                         QuoteString(public_url), QuoteString(account_pubkey),
+                                         "--node-address", QuoteString(seed_api_url)))
+        if ok:
+            NodeState(key_name).set_registration(Registration(
+                registered_by="gonka-deploy", at=now(), output=output.stdout))
+            logger.info(f"{host.print_prefix}registered {public_url} with {seed_api_url}")
+            return True
+        text = (output.stderr or output.stdout)[-800:]
+        if not is_transient(text):
+            logger.error(f"{host.print_prefix}register-new-participant failed: {text}")
+            return False
+        found = _lookup(seed_api_url, account_address)
+        participant = (found["json"] or {}).get("participant") if found["status"] == 200 \
+            else None
+        if participant:
+            NodeState(key_name).set_registration(Registration(
+                registered_by="gonka-deploy", at=now(), participant=participant))
+            logger.info(f"{host.print_prefix}the registration arrived despite a transient "
+                        f"error ({text.strip().splitlines()[-1] if text.strip() else '?'})")
+            return True
+        if found["status"] != 404:
+            logger.error(f"{host.print_prefix}register-new-participant failed ({text}); the "
+                         f"seed api cannot say whether it arrived (status "
+                         f"{found['status'] or 'none'}): not sending it again on a guess")
+            return False
+        logger.warning(f"{host.print_prefix}register-new-participant: transient failure; the "
+                       f"seed api does not know the participant: attempt {attempt + 1} of 3")
+    return False
 
 
 @operation()
 def registration(directory: str, files: list[str], key_name: str, public_url: str,
                  account_pubkey: str, account_address: str, seed_api_url: str):
     """
-    Register the host as a participant once: only when the seed api does not know it yet.
+    Register the host as a participant once: only when the seed api says it does not know it.
 
     + directory: deploy/join of the clone
     + files: compose files
-    + key_name: the node's key name (for the local state folder)
+    + key_name: the node's key name (for the local state)
     + public_url: the host's ``PUBLIC_URL``
     + account_pubkey: the cold account's public key (base64)
     + account_address: the cold account's address (looked up on the seed api)
     + seed_api_url: the seed api
 
-    The result is kept in ``nodes/<key_name>/registration.json``.
+    The seed api's answer decides: 200 with the participant: nothing to do; 404: register;
+    anything else (after retries with backoff): the host fails, nothing is sent on a guess.
 
     **Example:**
 
@@ -133,24 +169,33 @@ def registration(directory: str, files: list[str], key_name: str, public_url: st
         keys.registration(directory=join, files=files, key_name="fra-01", public_url=url,
                           account_pubkey=pubkey, account_address=addr, seed_api_url=seed)
     """
-    found = host.get_fact(HttpGet, url=f"{seed_api_url.rstrip('/')}/v2/participants/"
-                                       f"{account_address}")
-    participant = (found.get("json") or {}).get("participant") if found["status"] == 200 else None
+    url = participant_url(seed_api_url, account_address)
+    found = need(host.get_fact(HttpGet, url=url, attempts=SEED_ATTEMPTS), f"the seed api ({url})")
+    if found.get("attempts", 1) > 1:
+        logger.warning(f"{host.print_prefix}the seed api answered after {found['attempts']} "
+                       "attempts")
+    participant = (found.get("json") or {}).get("participant") if found["status"] == 200 \
+        else None
     if participant:
-        if state.is_executing and not (local.state_root() / key_name /
-                                       "registration.json").exists():
-            _save_registration(key_name, {"registered_by": "found on the seed api",
-                                          "participant": participant})
-        url = participant.get("inferenceUrl")
-        if url and url != public_url:
+        node = NodeState(key_name)
+        if state.is_executing and node.registration() is None:
+            node.set_registration(Registration(registered_by="found on the seed api", at=now(),
+                                               participant=participant))
+        registered_url = participant.get("inferenceUrl")
+        if registered_url and registered_url != public_url:
             logger.warning(f"{host.print_prefix}participant {account_address} is registered "
-                           f"with {url}, not {public_url}")
+                           f"with {registered_url}, not {public_url}")
         host.noop(f"participant {account_address} is registered")
+        return
+    if found["status"] != 404:
+        yield from refuse(f"the seed api {url} answered {found['status'] or 'nothing'} after "
+                          f"{found.get('attempts', 1)} attempt(s): not registering on a guess; "
+                          "re-run when it answers")
         return
     verb = "registering" if state.is_executing else "would register"
     logger.info(f"{host.print_prefix}{verb} participant {account_address} at {public_url}")
     yield FunctionCommand(_register, (directory, files, key_name, public_url, account_pubkey,
-                                      seed_api_url), {})
+                                      account_address, seed_api_url), {})
 
 
 def _grant(key_name: str, command: list[str], warm: str) -> bool:
@@ -169,9 +214,8 @@ def _grant(key_name: str, command: list[str], warm: str) -> bool:
         logger.error(f"{host.print_prefix}grant failed (rc {proc.returncode}): "
                      f"{proc.stdout[-500:]}")
         return False
-    local.write_json(local.node_dir(key_name) / "grant.json",
-                     {"warm_address": warm, "command": command, "output": proc.stdout,
-                      "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    NodeState(key_name).set_grant(Grant(warm_address=warm, command=command, output=proc.stdout,
+                                        at=now()))
     return True
 
 
@@ -182,7 +226,7 @@ def granted(key_name: str, seed_api_url: str, cold_key_name: str = "gonka-accoun
     Grant the warm key its ML operations permissions from the operator's machine, once per warm
     address (``grant_from_local_keyring: true``; the cold key never touches a server).
 
-    + key_name: the node (its warm address is read from ``nodes/<key_name>/warm_address.txt``)
+    + key_name: the node (its warm address comes from the node's local state)
     + seed_api_url: the network's api; the chain RPC is its ``/chain-rpc/``
     + cold_key_name: the cold key's name in the local keyring
     + binary: the ``inferenced`` CLI on this machine
@@ -193,11 +237,10 @@ def granted(key_name: str, seed_api_url: str, cold_key_name: str = "gonka-accoun
 
         keys.granted(key_name="fra-01", seed_api_url="http://node2.gonka.ai:8000")
     """
-    folder = local.state_root() / key_name
-    warm_file = folder / "warm_address.txt"
-    warm = warm_file.read_text().strip() if warm_file.exists() else None
-    done = folder / "grant.json"
-    if warm and done.exists() and json.loads(done.read_text()).get("warm_address") == warm:
+    node = NodeState(key_name)
+    warm = node.warm_address()
+    done = node.grant()
+    if warm and done is not None and done.warm_address == warm:
         host.noop(f"{warm} was granted from this machine")
         return
     if not warm and not state.is_executing:

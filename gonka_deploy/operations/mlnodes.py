@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 from pyinfra import host, logger, state
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.gonka import HttpGet
-from .util import refuse
+from .util import operation, refuse
 
 FIELDS = ("id", "host", "inference_port", "poc_port", "max_concurrent", "models")
 

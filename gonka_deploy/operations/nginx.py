@@ -7,11 +7,11 @@ so the file is rewritten in place (not replaced by a rename) once the container 
 from __future__ import annotations
 
 from pyinfra import host, logger, state
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.compose import ComposeState
 from ..facts.files import ManagedFile
-from .util import log_diff, upload_text
+from .util import log_diff, operation, upload_text
 
 # Runs as `sh -c SCRIPT _ DIR SERVICE FILE...` in the compose project, the new config on stdin.
 # The running nginx reads its config only on reload: a config that fails `nginx -t` is put back

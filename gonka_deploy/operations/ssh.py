@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.ssh import AuthorizedKeys
-from .util import refuse, upload_text
+from .util import operation, refuse, upload_text
 
 
 def key_id(line: str) -> tuple[str, str] | None:

@@ -6,10 +6,9 @@ from typing import Any
 
 import tomlkit
 from pyinfra import host, logger, state
-from pyinfra.api import operation
 
 from ..facts.files import ManagedFile
-from .util import refuse, upload_text
+from .util import operation, refuse, upload_text
 
 
 def set_keys(text: str, settings: dict[str, Any]) -> str:

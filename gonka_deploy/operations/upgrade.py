@@ -3,35 +3,28 @@ stop, and the local record that makes a rollback one command."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand
 
-from .. import state as local
 from ..facts.gonka import HttpGet
 from ..facts.upgrade import UpgradeState, VersionStatus
-from .util import refuse
-
-RECORD = "mlnode_upgrade.json"
-
-
-def read_record(key_name: str) -> dict:
-    path = local.state_root() / key_name / RECORD
-    return json.loads(path.read_text()) if path.exists() else {"history": []}
+from ..schema import MLNodeVersion
+from ..state import NodeState, UpgradeHistory, UpgradeStage, now
+from .util import need, operation, refuse
 
 
-def _write(key_name: str, record: dict) -> bool:
-    local.write_json(local.node_dir(key_name) / RECORD, record)
+def _write(key_name: str, record: UpgradeHistory) -> bool:
+    NodeState(key_name).set_upgrades(record)
     return True
 
 
 @operation()
-def recorded(key_name: str, stage: str, before: list[dict], after: list[dict]):
+def recorded(key_name: str, stage: str, before: list[MLNodeVersion],
+             after: list[MLNodeVersion]):
     """
-    Remember, on the operator's machine, the versions a stage found and the ones it leaves:
-    ``nodes/<key_name>/mlnode_upgrade.json``. A rollback returns to the last stage's ``before``.
+    Remember, on the operator's machine, the versions a stage found and the ones it leaves (the
+    node's upgrade history in its local state). A rollback returns to the last stage's
+    ``before``.
 
     + key_name: the node
     + stage: prepare or cleanup
@@ -44,15 +37,16 @@ def recorded(key_name: str, stage: str, before: list[dict], after: list[dict]):
 
         upgrade.recorded(key_name="fra-01", stage="prepare", before=old, after=new)
     """
-    record = read_record(key_name)
-    last = record["history"][-1] if record["history"] else None
-    if last and last["stage"] == stage and last["after"] == after and not last.get("undone"):
+    before = [MLNodeVersion.model_validate(v) for v in before]
+    after = [MLNodeVersion.model_validate(v) for v in after]
+    record = NodeState(key_name).upgrades()
+    last = record.history[-1] if record.history else None
+    if last and last.stage == stage and last.after == after and not last.undone:
         host.noop(f"{stage} is recorded for rollback")
         return
-    entry = {"stage": stage, "before": before, "after": after,
-             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    record = {**record, "history": [*record["history"], entry]}
-    yield FunctionCommand(_write, (key_name, record), {})
+    entry = UpgradeStage(stage=stage, before=before, after=after, at=now())
+    yield FunctionCommand(_write, (key_name, UpgradeHistory(history=[*record.history, entry])),
+                          {})
 
 
 @operation()
@@ -68,14 +62,13 @@ def undone(key_name: str):
 
         upgrade.undone(key_name="fra-01")
     """
-    record = read_record(key_name)
-    if not record["history"] or record["history"][-1].get("undone"):
+    record = NodeState(key_name).upgrades()
+    if not record.history or record.history[-1].undone:
         host.noop("the latest stage is undone")
         return
-    last = {**record["history"][-1], "undone": dt.datetime.now(dt.UTC).isoformat(
-        timespec="seconds")}
-    yield FunctionCommand(_write, (key_name, {**record,
-                                              "history": [*record["history"][:-1], last]}), {})
+    last = UpgradeStage.model_validate({**record.history[-1].model_dump(), "undone": now()})
+    yield FunctionCommand(_write, (key_name, UpgradeHistory(history=[*record.history[:-1],
+                                                                       last])), {})
 
 
 @operation()
@@ -93,7 +86,8 @@ def switched(status_url: str, upgrades_url: str, version: str):
 
         upgrade.switched(status_url=s, upgrades_url=u, version="v3.0.9")
     """
-    info = host.get_fact(UpgradeState, status_url=status_url, upgrades_url=upgrades_url)
+    info = need(host.get_fact(UpgradeState, status_url=status_url, upgrades_url=upgrades_url),
+                "the api's status and the chain's upgrade plans")
     if info["current"] == version:
         host.noop(f"the api calls {version}")
         return
@@ -118,7 +112,8 @@ def pending(status_url: str, upgrades_url: str):
 
         upgrade.pending(status_url=s, upgrades_url=u)
     """
-    info = host.get_fact(UpgradeState, status_url=status_url, upgrades_url=upgrades_url)
+    info = need(host.get_fact(UpgradeState, status_url=status_url, upgrades_url=upgrades_url),
+                "the api's status and the chain's upgrade plans")
     plans = ", ".join(f"{p['node_version']} at height {p['height']}" for p in info["pending"])
     line = (f"the api calls {info['current'] or 'unknown'} at height {info['height']}; "
             f"pending partial upgrades: {plans or 'none'}")
@@ -171,7 +166,7 @@ def mlnode_stopped(state_url: str, stop_url: str, version: str):
 
         upgrade.mlnode_stopped(state_url=s, stop_url=t, version="v3.0.8")
     """
-    found = host.get_fact(HttpGet, url=state_url)
+    found = need(host.get_fact(HttpGet, url=state_url), f"MLNode {version} state")
     if found["status"] != 200 or (found["json"] or {}).get("state") == "STOPPED":
         host.noop(f"MLNode {version} is stopped or gone")
         return

@@ -1,11 +1,15 @@
-"""Helpers shared by operations: sizes, diffs printed before the first command, uploads."""
+"""Helpers shared by operations: the operation decorator that keeps a host's fault on that host,
+refusals, retries of transient network faults, sizes, diffs printed before the first command,
+uploads."""
 
 from __future__ import annotations
 
 import difflib
+import functools
+import traceback
 
 from pyinfra import host, logger, state
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation as pyinfra_operation
 
 from ..render import redact
 
@@ -21,6 +25,44 @@ def refuse(message: str):
     """
     logger.warning(f"{host.print_prefix}refused: {message}")
     yield StringCommand("sh", "-c", QuoteString(REFUSE_SCRIPT), "_", QuoteString(message))
+
+
+def operation(**options):
+    """pyinfra's ``@operation()``, plus: an exception in the operation's body (a fact that could
+    not be loaded because the host's SSH connection died, say) fails that host alone, with a
+    message, instead of ending the run for every host. pyinfra evaluates an operation's body
+    while it runs (and in the preview): an exception there is not caught by pyinfra itself."""
+
+    def decorator(func):
+        @functools.wraps(func)
+        def guarded(*args, **kwargs):
+            try:
+                yield from func(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - any fault here is this host's alone
+                logger.debug(traceback.format_exc())
+                yield from refuse(f"{func.__name__}: {describe_fault(exc)}")
+
+        return pyinfra_operation(**options)(guarded)
+
+    return decorator
+
+
+def describe_fault(exc: Exception) -> str:
+    """What went wrong, for a host's failure message."""
+    if host in getattr(state, "failed_hosts", ()) or isinstance(exc, FactUnavailable):
+        return f"could not read the host's state ({exc}); the connection may have been lost"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class FactUnavailable(RuntimeError):
+    """A fact came back empty where the host must answer (its command failed)."""
+
+
+def need(fact, what: str):
+    """A fact's value, or FactUnavailable naming ``what`` when pyinfra could not load it."""
+    if fact is None:
+        raise FactUnavailable(f"{what} could not be read")
+    return fact
 
 
 @operation()
@@ -94,10 +136,17 @@ mv -f "$tmp" "$path"
 """
 
 
+def write_command(path: str, content: str, mode: int = 0o644, backup: str | None = None,
+                  owner: str | None = None) -> StringCommand:
+    """The command that replaces ``path`` atomically with ``content`` (sent on stdin, never in
+    argv)."""
+    return StringCommand("sh", "-c", QuoteString(WRITE_SCRIPT), "_", QuoteString(path),
+                         f"{mode:04o}", QuoteString(backup or ""), QuoteString(owner or ""),
+                         _stdin=content)
+
+
 def upload_text(path: str, content: str, mode: int = 0o644, old: str | None = None,
                 secrets: list[str] = (), backup: str | None = None, owner: str | None = None):
-    """Replace ``path`` atomically with ``content`` (sent on stdin, never in argv)."""
+    """Replace ``path`` atomically with ``content``, printing the redacted diff first."""
     log_diff(path, old, content, secrets)
-    yield StringCommand("sh", "-c", QuoteString(WRITE_SCRIPT), "_", QuoteString(path),
-                        f"{mode:04o}", QuoteString(backup or ""), QuoteString(owner or ""),
-                        _stdin=content)
+    yield write_command(path, content, mode=mode, backup=backup, owner=owner)

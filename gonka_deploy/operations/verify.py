@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from pathlib import Path
 
 from pyinfra import host, logger, state
-from pyinfra.api import operation
 
 from ..facts.verify import Verification
-from ..state import write_json
-from .util import refuse
+from ..state import NodeState, Verification as VerificationRecord, now
+from .util import operation, refuse
 
 MARKS = {True: "ok", None: "WARN", False: "FAIL"}
 
@@ -44,7 +41,7 @@ def summary(checks: list[dict]) -> str:
 @operation()
 def stack(join_dir: str, api_port: int, version: str, service: str, seed_api_url: str,
           account_address: str, public_url: str, gpu: dict, mlnode_ids: list[str],
-          ml_port: int = 8080, record_to: str | None = None):
+          ml_port: int = 8080, key_name: str | None = None):
     """
     Verify a running Gonka host: chain sync, the participant on the seed api, proxy health and
     dashboard, the api's ML nodes, MLNode state, GPUs and CUDA inside the MLNode container,
@@ -60,7 +57,8 @@ def stack(join_dir: str, api_port: int, version: str, service: str, seed_api_url
     + gpu: ``{"model", "count", "vram_gb"}``
     + mlnode_ids: ML node ids the admin api must know
     + ml_port: host port of the ML proxy (``inference`` nginx) management server
-    + record_to: local path of ``verification.json`` (every check and a timestamp)
+    + key_name: the node whose local state keeps the result (every check and a timestamp),
+      written at execution time only
 
     Facts are read again at execution time: in a preview (``--dry``, or before the changes of
     a run are applied) failed checks only log that verification follows the changes.
@@ -84,10 +82,9 @@ def stack(join_dir: str, api_port: int, version: str, service: str, seed_api_url
         logger.info(f"{host.print_prefix}verification runs after the changes above")
         host.noop(f"{len(failed)} of {len(checks)} checks fail before the changes")
         return
-    if record_to:
-        write_json(Path(record_to), {
-            "host": host.name, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "ok": not failed, "summary": summary(checks), "checks": checks})
+    if key_name and state.is_executing:
+        NodeState(key_name).set_verification(VerificationRecord(
+            host=host.name, at=now(), ok=not failed, summary=summary(checks), checks=checks))
     logger.info(f"{host.print_prefix}verification: {summary(checks)}")
     for line in table(checks):
         logger.info(f"{host.print_prefix}{line}")

@@ -1,7 +1,7 @@
 """The stand-in gonka repo's files, written as Python data for the tests.
 
 Same layout, service names, container names, variables, ports and volumes as the
-main-2026-06-19 `deploy/join` release (see /work/shared/reference/gonka), trimmed to the
+main-2026-06-19 `deploy/join` release (see ../shared/reference/gonka), trimmed to the
 services our stack uses. Rendered by a small YAML emitter so the text is stable.
 """
 

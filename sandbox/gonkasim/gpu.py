@@ -1,5 +1,5 @@
 """Simulated GPUs from settings["gpu"], and nvidia-smi output modelled on real captures
-(/work/shared/reference/gpu: driver 580.159.04, CUDA 13.0, one H100 80GB HBM3)."""
+(../shared/reference/gpu beside the repo: driver 580.159.04, CUDA 13.0, one H100 80GB HBM3)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ Serves one generated repo, testorg/tiny-model, at a commit that depends only on 
 the same on every run). On start it prints `MODEL testorg/tiny-model COMMIT <sha> SIZE <bytes>`,
 then the usual `listening` JSON line, then one JSON line per request.
 
-Routes (see /work/shared/notes/HF-ENDPOINT.md): `/api/models/{repo}/tree/{rev}[/{sub}]`,
+Routes (see ../shared/notes/HF-ENDPOINT.md): `/api/models/{repo}/tree/{rev}[/{sub}]`,
 `/api/models/{repo}[/revision/{rev}]` (siblings, with sizes under `?blobs=true`), HEAD/GET
 `/{repo}/resolve/{rev}/{path}` with X-Repo-Commit, ETag/X-Linked-Etag, exact Content-Length and
 Range (206), `/api/agent-harnesses`. Errors carry X-Error-Code. Xet is never advertised: the

@@ -285,7 +285,9 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     addrs = common.listen_addrs(
         args, {"rpc": 26657, "p2p": 26656, "rest": 1317, "metrics": 26660}, "rpc")
-    node = Node(args.home, args.tmkms_home, dict(os.environ), settings.load())
+    cfg = settings.load()
+    node = Node(args.home, args.tmkms_home, dict(os.environ), cfg)
+    time.sleep(float(cfg.get("init_seconds") or 0))  # simulated init time, before any listener
     if not os.path.exists(os.path.join(node.config_dir, "config.toml")):
         node.init_home()
     if not os.path.exists(node.path(".node_initialized")) and not node.first_join():

@@ -15,6 +15,9 @@ DEFAULTS: dict = {
     "block_seconds": 0.5,
     "start_height": 1000,
     "seed_api_url": "",
+    # seconds the node spends initialising (init-docker.sh: genesis, keys, config) before its
+    # RPC answers; a slow host for tests that need a long wait
+    "init_seconds": 0,
 }
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from gonkasim.docker.compose import load_project, load_yaml, strip_tags
 
+from tests.conftest import shared_path
+
 SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
-REFERENCE = Path(os.environ.get("GONKA_REFERENCE", "/work/shared/reference/gonka"))
 RELEASE = "main-2026-06-19-"
 OUR_SERVICES = {"tmkms", "node", "api", "versiond", "bridge", "proxy", "proxy-ssl", "explorer"}
 
@@ -65,9 +66,7 @@ def test_clone_has_the_release_layout(clone):
 
 
 def _reference(name: str) -> dict:
-    path = REFERENCE / f"{RELEASE}{name}"
-    if not path.exists():
-        pytest.skip(f"reference file {path} not available")
+    path = shared_path("reference", "gonka", f"{RELEASE}{name}")
     return strip_tags(load_yaml(path.read_text()))
 
 
@@ -88,9 +87,7 @@ def test_compose_matches_release_names_ports_and_volumes(clone, name):
 
 
 def test_config_template_uses_release_variables(clone):
-    path = REFERENCE / f"{RELEASE}config.env.template"
-    if not path.exists():
-        pytest.skip("reference template not available")
+    path = shared_path("reference", "gonka", f"{RELEASE}config.env.template")
     names = lambda text: {line[len("export "):].split("=")[0]  # noqa: E731
                           for line in text.splitlines() if line.startswith("export ")}
     ours = names((clone[0] / "deploy" / "join" / "config.env.template").read_text())

@@ -17,7 +17,6 @@ from gonkasim import testing
 SMI = os.path.join(testing.SHIMS, "nvidia-smi")
 CTK = os.path.join(testing.SHIMS, "nvidia-ctk")
 FAKE_SITE = os.path.join(testing.SANDBOX, "gonkasim", "fake_site")
-REFERENCE = "/work/shared/reference/gpu"
 
 
 @pytest.fixture
@@ -36,13 +35,10 @@ def host(tmp_path):
 EIGHT_H200 = {"gpu": {"model": "H200", "count": 8}}
 
 
-def test_table_matches_the_real_capture_on_the_default_host(host):
+def test_table_matches_the_real_capture_on_the_default_host(host, shared):
     r = host({}, SMI)
     assert r.returncode == 0
-    ref_path = os.path.join(REFERENCE, "nvidia-smi.txt")
-    if not os.path.exists(ref_path):
-        pytest.skip("reference capture not present")
-    with open(ref_path) as f:
+    with open(shared("reference", "gpu", "nvidia-smi.txt")) as f:
         ref = f.read().splitlines()
     assert r.stdout.splitlines()[1:] == ref[1:]  # all but the timestamp line
 
@@ -56,7 +52,7 @@ def test_list_gpus_prints_one_line_per_gpu(host):
     assert len({line.split("UUID: ")[1] for line in lines}) == 8
 
 
-def test_query_gpu_csv_modes_parse(host):
+def test_query_gpu_csv_modes_parse(host, shared):
     fields = "index,uuid,name,memory.total,memory.used,driver_version,compute_cap"
     r = host(EIGHT_H200, SMI, f"--query-gpu={fields}", "--format=csv,noheader,nounits")
     rows = list(csv.reader(io.StringIO(r.stdout), skipinitialspace=True))
@@ -67,13 +63,11 @@ def test_query_gpu_csv_modes_parse(host):
     header, row = list(csv.reader(io.StringIO(r.stdout), skipinitialspace=True))
     assert header == ["name", "memory.total [MiB]"]
     assert row == ["NVIDIA H100 80GB HBM3", "81559 MiB"]
-    ref = os.path.join(REFERENCE, "nvidia-smi-query.csv")
-    if os.path.exists(ref):
-        got = host({}, SMI, f"--query-gpu={fields}", "--format=csv,noheader,nounits").stdout
-        with open(ref) as f:
-            want = f.read().strip().split(", ")
-        assert [got.strip().split(", ")[i] for i in (0, 2, 3, 4, 5, 6)] == \
-            [want[i] for i in (0, 2, 3, 4, 5, 6)]
+    got = host({}, SMI, f"--query-gpu={fields}", "--format=csv,noheader,nounits").stdout
+    with open(shared("reference", "gpu", "nvidia-smi-query.csv")) as f:
+        want = f.read().strip().split(", ")
+    assert [got.strip().split(", ")[i] for i in (0, 2, 3, 4, 5, 6)] == \
+        [want[i] for i in (0, 2, 3, 4, 5, 6)]
     bad = host({}, SMI, "--query-gpu=bogus.field", "--format=csv")
     assert bad.returncode == 2 and "bogus.field" in bad.stdout + bad.stderr
 
@@ -119,12 +113,10 @@ def run_torch(tmp_path, settings):
     return json.loads(r.stdout)
 
 
-def test_fake_torch_matches_reference_and_follows_settings(tmp_path):
+def test_fake_torch_matches_reference_and_follows_settings(tmp_path, shared):
     got = run_torch(tmp_path, {})
-    ref = os.path.join(REFERENCE, "torch-cuda.json")
-    if os.path.exists(ref):
-        with open(ref) as f:
-            assert got == json.load(f)
+    with open(shared("reference", "gpu", "torch-cuda.json")) as f:
+        assert got == json.load(f)
     assert run_torch(tmp_path, EIGHT_H200)["device_count"] == 8
     failed = run_torch(tmp_path, {"nvidia_smi_fail": True})
     assert failed["cuda_available"] is False and failed["device_count"] == 0

@@ -1,10 +1,11 @@
 """deploys/node.py for real, over SSH, on sandbox hosts running the simulated Gonka stack.
 
-One module-scoped scenario, in the order an operator lives it: a dry run that changes nothing, an
-apply cut off mid-download, a re-run that finishes it (one host refusing its disk), the hosts
-checked with testinfra, a second apply that changes nothing and never shows a secret, a changed
-peer list that restarts only the node, and a fresh host whose SSH connection is cut at a random
-point of phases 4-6.
+One module-scoped scenario, in the order an operator lives it: a dry run that changes nothing
+(on the hosts and in nodes/), an apply cut off mid-download, a re-run that finishes it (one host
+refusing its xfs disk, one refusing a disk that carries our label but not our UUID), the hosts
+checked with testinfra, a second apply and a dry run that change nothing, every output at -vvv
+--diff scanned for every form of every secret, a changed peer list that restarts only the node,
+and a fresh host whose SSH connection is cut at a random point of phases 4-6.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ import time
 import pytest
 import testinfra
 
+from gonka_deploy.state import NodeState
 from tests.conftest import REPO
+from tests.leaks import leaks, local_files
 
 pytestmark = pytest.mark.sandbox
 DEPLOY = REPO / "deploys" / "node.py"
-PASSWORDS = {"gpu": "e2e-Keyring-pass 'with' $pecial\\chars", "xfs": "e2e-other-Password-42"}
+PASSWORDS = {"gpu": "e2e-Keyring-pass 'with' $pecial\\chars", "xfs": "e2e-other-Password-42",
+             "lbl": "e2e-label-Password-43"}
+ROTATED = "e2e-rotated-Password-77"
+VERBOSE = ("-vvv", "--diff")
 
 
 def host_entry(host, network) -> tuple[str, dict]:
@@ -48,18 +54,21 @@ def host_entry(host, network) -> tuple[str, dict]:
 def password_env(hosts) -> dict[str, str]:
     env = {}
     for host in hosts:
-        kind = "xfs" if host.name.startswith("xfs") else "gpu"
+        kind = host.name.split("-")[0] if host.name.split("-")[0] in PASSWORDS else "gpu"
         env["GONKA_KEYRING_PASSWORD_E2E_" + host.name.upper().replace("-", "_")] = PASSWORDS[kind]
     return env
 
 
 @pytest.fixture(scope="module")
 def scenario(fleet, sandbox_network, tmp_path_factory):
-    hosts = fleet.add(2, prefix="gpu") + fleet.add(1, prefix="xfs")
+    hosts = fleet.add(2, prefix="gpu") + fleet.add(1, prefix="xfs") + fleet.add(1, prefix="lbl")
     state_dir = tmp_path_factory.mktemp("nodes")
-    xfs = hosts[2]
+    xfs, lbl = hosts[2], hosts[3]
     xfs.run("mkfs.xfs -q -f /dev/vdb && mkdir -p /x && mount /dev/vdb /x && "
             "echo precious > /x/keep.txt && umount /x")
+    # Our label, but not the UUID this node chose, and in use elsewhere: not ours.
+    lbl.run("mkfs.ext4 -q -L gonka-data /dev/vdb && mkdir -p /mnt/other && "
+            "mount /dev/vdb /mnt/other && echo precious > /mnt/other/keep.txt")
     inventory = tmp_path_factory.mktemp("inv") / "e2e.py"
     entries = [host_entry(h, sandbox_network) for h in hosts]
     inventory.write_text(f"e2e_hosts = {entries!r}\n")
@@ -108,10 +117,21 @@ def _quote(text: str) -> str:
     return shlex.quote(text)
 
 
+def nodes_snapshot(scenario) -> dict[str, bytes]:
+    root = scenario["state"]
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
 def test_dry_run_shows_the_plan_and_changes_nothing(scenario):
     gpu = [h.name for h in scenario["hosts"][:2]]
-    rc, out = pyinfra(scenario, "--dry", limit=gpu)
+    rc, out = pyinfra(scenario, "--dry", *VERBOSE, limit=gpu)
     assert rc == 0, out
+    # nodes/ holds the identity of each host (the diff names it), and nothing else
+    made = nodes_snapshot(scenario)
+    assert len(made) == 2 and all(NodeState(f"e2e-{name}", root=scenario["state"]).snapshot()
+                                  == {k.split("/", 1)[1]: v for k, v in made.items()
+                                      if k.startswith(f"e2e-{name}/")} for name in gpu), made
     for name in gpu:
         assert f"[{name}] would format /dev/vdb (ext4, 1.0 GiB)" in out
         assert re.search(rf"\[{name}\]   \+UUID=[0-9a-f-]{{36}} /mnt/ssd ext4 "
@@ -143,14 +163,17 @@ def test_cut_connection_mid_download_then_rerun_converges_and_refuses_the_xfs_di
     during = model_state(first, model, sha)
     assert not during["complete"], "the download finished before the cut; throttle it more"
 
-    rc, out = pyinfra(scenario, "-y")
+    rc, out = pyinfra(scenario, "-y", *VERBOSE)
     scenario["outputs"]["apply"] = out
-    (scenario["state"] / "apply.log").write_text(out)
     assert rc != 0, "the xfs host must fail"
-    xfs = hosts[2]
+    xfs, lbl = hosts[2], hosts[3]
     assert f"[{xfs.name}] refused: refusing to format /dev/vdb: it holds xfs filesystem" in out
     assert xfs.run("mkdir -p /x && mount /dev/vdb /x && cat /x/keep.txt; umount /x") == \
         "precious\n"
+    assert (f"[{lbl.name}] refused: refusing to use /dev/vdb: it holds a ext4 filesystem "
+            "labelled gonka-data with UUID") in out, out[-4000:]
+    assert "/mnt/ssd" not in lbl.run("cat /proc/mounts /etc/fstab")
+    assert lbl.run("cat /mnt/other/keep.txt") == "precious\n"
     assert first.run(f"cat {pidfile}").strip() == pid, "the download was started over"
     for host in hosts[:2]:
         state = model_state(host, model, sha)
@@ -189,34 +212,49 @@ def test_hosts_converged(scenario, index):
     assert merged["services"]["api"]["ports"][0]["host_ip"] == "127.0.0.1"
 
 
-def test_second_apply_changes_nothing_and_the_password_never_shows(scenario):
+def test_second_apply_and_dry_run_change_nothing_and_no_secret_shows(scenario):
     gpu = [h.name for h in scenario["hosts"][:2]]
-    rc, out = pyinfra(scenario, "-y", "-vvv", limit=gpu)
+    rc, out = pyinfra(scenario, "-y", *VERBOSE, limit=gpu)
     assert rc == 0, out
+    scenario["outputs"]["second apply"] = out
     total = re.search(r"Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)", out)
     assert total and total.group(2) == "-" and total.group(1) == total.group(4), out[-3000:]
 
+    # A dry run of a converged fleet: no change, and nodes/ stays byte for byte the same.
+    before = nodes_snapshot(scenario)
+    rc, dry = pyinfra(scenario, "--dry", *VERBOSE, limit=gpu)
+    assert rc == 0, dry
+    scenario["outputs"]["converged dry run"] = dry
+    assert nodes_snapshot(scenario) == before
+
     # A password change: the dry run shows that a secret changed, never its value.
     env_var = "GONKA_KEYRING_PASSWORD_E2E_" + gpu[0].upper().replace("-", "_")
-    scenario["env"][env_var] = "e2e-rotated-Password-77"
-    rc, diff_out = pyinfra(scenario, "--dry", "--diff", limit=gpu[:1])
+    scenario["env"][env_var] = ROTATED
+    rc, diff_out = pyinfra(scenario, "--dry", *VERBOSE, limit=gpu[:1])
     scenario["env"][env_var] = PASSWORDS["gpu"]
     assert rc == 0, diff_out
     assert "(only secret values change)" in diff_out
-    outputs = [out, diff_out, *scenario["outputs"].values()]
-    for secret in (PASSWORDS["gpu"], "e2e-rotated-Password-77", "e2e-Keyring-pass"):
-        for text in outputs:
-            assert secret not in text
-    # The warm mnemonic (kept locally for gpu-01 only, 0600) is nowhere else either.
-    saved = scenario["state"] / f"e2e-{gpu[0]}" / "warm_mnemonic.txt"
+    scenario["outputs"]["rotation dry run"] = diff_out
+    assert nodes_snapshot(scenario) == before
+
+    # The warm mnemonic is kept locally for gpu-01 only (0600), nowhere else.
+    first = NodeState(f"e2e-{gpu[0]}", root=scenario["state"])
+    mnemonic = first.mnemonic()
+    assert mnemonic and len(mnemonic.split()) == 24
+    (saved,) = first.designated_secret_files()
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
-    mnemonic = saved.read_text().strip()
-    assert len(mnemonic.split()) == 24
-    for text in outputs:
-        assert mnemonic not in text
-    assert not (scenario["state"] / f"e2e-{gpu[1]}" / "warm_mnemonic.txt").exists()
-    audits = list(scenario["state"].glob("*/audit.jsonl"))
-    assert audits and all(PASSWORDS["gpu"] not in p.read_text() for p in audits)
+    assert NodeState(f"e2e-{gpu[1]}", root=scenario["state"]).mnemonic() is None
+
+    # Every output, every local file but the designated one: no secret in any form.
+    designated = {p for name in gpu for p in NodeState(
+        f"e2e-{name}", root=scenario["state"]).designated_secret_files()}
+    texts = {**{f"output of {k}": v for k, v in scenario["outputs"].items()},
+             **local_files(scenario["state"], designated)}
+    secrets = {"password": PASSWORDS["gpu"], "rotated password": ROTATED,
+               "other host's password": PASSWORDS["xfs"], "mnemonic": mnemonic}
+    assert len(texts) > 8
+    assert leaks(texts, secrets) == []
+    assert any("audit" in name for name in texts)
 
     # On the host, only config.env and .env hold it (quoted there: search for its prefix),
     # besides the container engine's records of the api's environment (docker keeps them in
@@ -274,19 +312,18 @@ def test_stack_runs_with_one_key_and_one_registration(scenario, index):
     calls = inferenced_calls(host)
     assert count(calls, "keys", "add") == 1, calls
     assert count(calls, "register-new-participant") == 1, calls
-    key = f"e2e-{host.name}"
-    local = scenario["state"] / key
-    assert (local / "warm_address.txt").read_text().startswith("gonka1")
-    assert json.loads((local / "registration.json").read_text())
-    assert (local / "identity.json").exists()
+    node = NodeState(f"e2e-{host.name}", root=scenario["state"])
+    warm = node.warm_address()
+    assert warm.startswith("gonka1")
+    assert node.registration().registered_by == "gonka-deploy"
+    assert node.identity().key_name == f"e2e-{host.name}"
     grants = [line for line in (scenario["state"] / "local-cli" / "inferenced.log").read_text()
               .splitlines() if "grant-ml-ops-permissions" in line]
-    warm = (local / "warm_address.txt").read_text().strip()
     if host.name == "gpu-02":
-        assert json.loads((local / "grant.json").read_text())["warm_address"] == warm
+        assert node.grant().warm_address == warm
         assert len([g for g in grants if warm in g]) == 1, grants
     else:
-        assert not (local / "grant.json").exists()
+        assert node.grant() is None
 
 
 def test_changed_peer_list_restarts_only_the_node(scenario):

@@ -1,8 +1,9 @@
 """Phase 7 verification.
 
 On the machine (no bench needed): the host-side script against fake endpoints on loopback and a
-fake `docker`, and the operation writing verification.json. On a sandbox host: the stack brought
-up by hand, then the real pyinfra CLI with deploys/verify.py, green, then broken twice.
+fake `docker`, and the operation recording its result in the node's local state. On a sandbox
+host: the stack brought up by hand, then the real pyinfra CLI with deploys/verify.py, green, then
+broken twice.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from pyinfra.context import ctx_host, ctx_state
 
 from gonka_deploy.operations import verify as verify_op
+from gonka_deploy.state import NodeState
 from gonka_deploy.verifyscript import CHECK_NAMES, SCRIPT
 from tests.conftest import REPO
 from tests.sandbox.hostcmd import poll, put
@@ -223,7 +225,7 @@ def test_script_nothing_listening_fails_fast(endpoints):
     assert checks["proxy_health"]["ok"] is False
 
 
-# --- the operation writes verification.json ---------------------------------------------------
+# --- the operation records the verification ---------------------------------------------------
 
 def test_operation_records_every_check_with_a_timestamp(tmp_path, caplog):
     kwargs = {"join_dir": "/j", "api_port": 8000, "version": "v3.0.8", "service": "mlnode-308",
@@ -235,15 +237,22 @@ def test_operation_records_every_check_with_a_timestamp(tmp_path, caplog):
     from gonka_deploy.facts.verify import Verification
 
     host = FakeHost({fact_key(Verification): {kwargs_key({"args": args}): {"checks": checks}}})
-    record = tmp_path / "nodes" / "k" / "verification.json"
+    node = NodeState("k", root=tmp_path / "nodes")
     caplog.set_level(logging.INFO)
-    with ctx_state.use(MagicMock(is_executing=True)), ctx_host.use(host):
-        commands = list(verify_op.stack._inner(**kwargs, record_to=str(record)))
+    with ctx_state.use(MagicMock(is_executing=False)), ctx_host.use(host):  # a dry run
+        list(verify_op.stack._inner(**kwargs, key_name="k"))
+    assert node.snapshot() == {}
+    os.environ["GONKA_STATE_DIR"] = str(tmp_path / "nodes")
+    try:
+        with ctx_state.use(MagicMock(is_executing=True)), ctx_host.use(host):
+            commands = list(verify_op.stack._inner(**kwargs, key_name="k"))
+    finally:
+        del os.environ["GONKA_STATE_DIR"]
     assert len(commands) == 1  # the refusal
-    saved = json.loads(record.read_text())
-    assert saved["checks"] == checks and saved["ok"] is False
-    assert dt.datetime.fromisoformat(saved["at"]).tzinfo is not None
-    assert "1 passed, 0 warning(s), 1 failed of 2 checks" in saved["summary"]
+    saved = node.verification()
+    assert [c.model_dump() for c in saved.checks] == checks and saved.ok is False
+    assert dt.datetime.fromisoformat(saved.at).tzinfo is not None
+    assert "1 passed, 0 warning(s), 1 failed of 2 checks" in saved.summary
     assert any("FAIL  gpu   1 GPU(s), want 2" in r.getMessage() for r in caplog.records)
 
 
@@ -343,13 +352,13 @@ def pyinfra(ctx, *args, timeout=300, stdin: str = "") -> tuple[int, str, float]:
 def test_verify_green_then_broken_gpu_then_stopped_proxy(running_host):
     ctx, host = running_host, running_host["host"]
     name = host.name
-    record = ctx["state"] / ctx["config"].key_name / "verification.json"
+    node = NodeState(ctx["config"].key_name, root=ctx["state"])
 
     rc, out, took = pyinfra(ctx, "-y")
     assert rc == 0, out
-    saved = json.loads(record.read_text())
-    assert [c["name"] for c in saved["checks"]] == list(CHECK_NAMES)
-    assert all(c["ok"] is not False for c in saved["checks"]), saved
+    saved = node.verification()
+    assert [c.name for c in saved.checks] == list(CHECK_NAMES)
+    assert all(c.ok is not False for c in saved.checks), saved
     assert f"[{name}] verification: " in out and "0 failed of 9 checks" in out
     print(f"\ngreen run: {took:.1f} s\n" + "\n".join(
         line for line in out.splitlines() if f"[{name}]   " in line))
@@ -370,7 +379,7 @@ def test_verify_green_then_broken_gpu_then_stopped_proxy(running_host):
     assert f"[{name}] verification runs after the changes above" in out, out
     assert f"[{name}] refused: verification failed: gpu (nvidia-smi in mlnode-308" in out, out
     assert "cuda (" in out  # torch sees no GPU either
-    assert json.loads(record.read_text())["ok"] is False
+    assert node.verification().ok is False
     print(f"broken gpu run: {took:.1f} s\n" + "\n".join(
         line for line in out.splitlines() if "refused:" in line))
 

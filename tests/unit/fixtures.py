@@ -10,7 +10,8 @@ Operation cases live in ``tests/operations/<module>.<op>/<behaviour>.json``::
      "refused": "fragment of the message",  # the host fails with it (REFUSE_SCRIPT)
      "exception": {"name": "TypeError", "message": "..."},
      "logs": ["would format /dev/vdb (ext4, 1.0 GiB)"],
-     "local_state": {"fra-01/warm_address.txt": "gonka1..."}}   # files under nodes/
+     "local_state": {"fra-01": {"warm_address": "gonka1..."}},  # NodeState records before
+     "secret_kwargs": ["content"]}          # kwargs passed wrapped in SecretStr
 
 Fact cases live in ``tests/facts/<module>.<Fact>/<behaviour>.json`` with ``kwargs``, ``command``,
 ``output`` (lines) and the expected ``fact``. Long scripts show as ``<NAME>`` placeholders.
@@ -25,6 +26,7 @@ import shlex
 from pathlib import Path
 from unittest.mock import MagicMock
 
+from pydantic import SecretStr
 from pyinfra.api import FunctionCommand, StringCommand
 from pyinfra.context import ctx_host, ctx_state
 
@@ -37,13 +39,18 @@ SCRIPTS = {
     "REFUSE_SCRIPT": "gonka_deploy.operations.util",
     "NGINX_SCRIPT": "gonka_deploy.operations.nginx",
     "VERIFY_SCRIPT": "gonka_deploy.verifyscript",
+    "STAT_SCRIPT": "gonka_deploy.facts.files",
+    "HTTP_SCRIPT": "gonka_deploy.facts.gonka",
+    "TRANSIENT_PATTERN": "gonka_deploy.hostside",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
 
 
 def _placeholders() -> dict[str, str]:
-    out = {}
+    from gonka_deploy.hostside import source
+
+    out = {shlex.quote(source("retry.sh")): "<RETRY_SCRIPT>"}
     for name, module in SCRIPTS.items():
         script = getattr(importlib.import_module(module), ALIASES.get(name, name))
         out[shlex.quote(script)] = f"<{name}>"
@@ -79,7 +86,12 @@ class FakeHost:
         self.noops: list[str] = []
 
     def get_fact(self, cls, *args, **kwargs):
-        value = self.facts.get(fact_key(cls))
+        # An unknown fact is a typo in the case or an operation reading something new: say so
+        # instead of answering None (which every operation takes as "nothing there").
+        if fact_key(cls) not in self.facts:
+            raise KeyError(f"the case gives no fact {fact_key(cls)!r} "
+                           f"(it gives {', '.join(sorted(self.facts)) or 'none'})")
+        value = self.facts[fact_key(cls)]
         if kwargs and isinstance(value, dict) and kwargs_key(kwargs) in value:
             return value[kwargs_key(kwargs)]
         if kwargs and isinstance(value, dict) and all("=" in k for k in value):
@@ -88,6 +100,20 @@ class FakeHost:
 
     def noop(self, description: str) -> None:
         self.noops.append(description)
+
+
+def put_local_state(key_name: str, records: dict) -> None:
+    """Write a node's local state through its one owner (``gonka_deploy.state``)."""
+    from gonka_deploy.state import NodeState, UpgradeHistory
+
+    node = NodeState(key_name)
+    for name, value in records.items():
+        if name == "upgrades":
+            node.set_upgrades(UpgradeHistory.model_validate(value))
+        elif name == "warm_address":
+            node.set_warm_address(value)
+        else:
+            raise KeyError(f"no local state record {name!r} in the case")
 
 
 def cases(kind: str) -> list[Path]:
@@ -101,16 +127,16 @@ def case_id(path: Path) -> str:
 def run_operation(path: Path, caplog, tmp_path: Path, monkeypatch) -> None:
     spec = json.loads(path.read_text())
     monkeypatch.setenv("GONKA_STATE_DIR", str(tmp_path / "nodes"))
-    for name, content in spec.get("local_state", {}).items():
-        (tmp_path / "nodes" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "nodes" / name).write_text(content)
+    for key_name, records in spec.get("local_state", {}).items():
+        put_local_state(key_name, records)
     module_name, op_name = path.parent.name.rsplit(".", 1)
     op = getattr(importlib.import_module(f"gonka_deploy.operations.{module_name}"), op_name)
     kwargs = spec.get("kwargs", {})
-    if "password" in kwargs:  # JSON has no secret type: wrap it as the schema does
-        from pydantic import SecretStr
-
-        kwargs["password"] = SecretStr(kwargs["password"])
+    # JSON has no secret type: wrap what the case names, as the schema and roles do.
+    for name in spec.get("secret_kwargs", []) + (["password"] if "password" in kwargs else []):
+        value = kwargs[name]
+        kwargs[name] = ([SecretStr(v) for v in value] if isinstance(value, list)
+                        else SecretStr(value))
     host = FakeHost(spec.get("facts", {}))
     state = MagicMock(is_executing=spec.get("executing", False))
     caplog.set_level(logging.INFO)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gonka_deploy import cli, docs
+from gonka_deploy.state import NodeState
 
 from .helpers import PASSWORD, REPO
 
@@ -75,6 +76,5 @@ def test_prometheus_targets_lists_every_host_with_its_identity(in_repo, tmp_path
     ids = {g["labels"]["key_name"]: g["labels"]["node_id"] for g in groups}
     assert set(ids) == {"fra-01", "ams-02"}
     for key, node_id in ids.items():  # the persistent identity, made once
-        assert json.loads((tmp_path / "nodes" / key / "identity.json").read_text())["node_id"] \
-            == node_id
+        assert NodeState(key, root=tmp_path / "nodes").identity().node_id == node_id
     assert groups[0]["labels"]["tags"] == "h100,tier-1"

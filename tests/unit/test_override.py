@@ -8,6 +8,7 @@ import pytest
 from gonkasim.docker.compose import load_project, parse_port
 
 from gonka_deploy.render import exported, render_host
+from tests.conftest import shared_path
 
 from .test_render import REFERENCE, RELEASE, config
 
@@ -31,7 +32,9 @@ def published(project) -> dict[str, list[dict]]:
             for name, svc in project.services.items()}
 
 
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
+@pytest.fixture(autouse=True)
+def _reference_files():
+    shared_path("reference", "gonka")  # missing: skip here, fail in CI
 
 
 def test_base_release_files_alone_publish_private_ports_publicly(tmp_path):

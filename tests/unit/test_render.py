@@ -14,11 +14,12 @@ import pytest
 from gonka_deploy.render import dotenv_quote, merge_args, render_host, render_nginx, sh_quote
 from gonka_deploy.schema import HostConfig
 from gonka_deploy.validate import load_inventory, validate_hosts
+from tests.conftest import SHARED, shared_path
 
 from .helpers import PASSWORD, REPO, merged
 
 GOLDEN = REPO / "tests" / "golden"
-REFERENCE = REPO.parent / "shared" / "reference" / "gonka"
+REFERENCE = SHARED / "reference" / "gonka"  # checked by the tests that read it (shared_path)
 RELEASE = "main-2026-06-19"
 TRICKY = [
     "it's a $ecret pass \\ word",
@@ -71,9 +72,8 @@ def _release_exports(text: str) -> list[str]:
     return re.findall(r"^export ([A-Z0-9_]+)=", text, flags=re.M)
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
 def test_config_env_has_every_release_variable_in_order(prod_files):
-    template = (REFERENCE / f"{RELEASE}-config.env.template").read_text()
+    template = shared_path("reference", "gonka", f"{RELEASE}-config.env.template").read_text()
     for files in prod_files.values():
         assert _release_exports(files["config.env"].content) == _release_exports(template)
         # The commented optional lines of the template are kept too.
@@ -140,13 +140,12 @@ def test_merge_args_host_wins_in_place_and_handles_equals_form():
     assert merge_args(["--scale", "-1"], ["--x"]) == ["--scale", "-1", "--x"]
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
 def test_nginx_with_one_version_has_the_release_directives():
     def directives(text: str) -> list[str]:
         text = re.sub(r"#[^\n]*", "", text)
         return [" ".join(part.split()) for part in re.split(r"[;{}]", text) if part.strip()]
 
-    release = (REFERENCE / f"{RELEASE}-nginx.conf").read_text()
+    release = shared_path("reference", "gonka", f"{RELEASE}-nginx.conf").read_text()
     assert directives(render_nginx(config())) == directives(release)
 
 

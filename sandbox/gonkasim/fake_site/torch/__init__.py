@@ -1,6 +1,6 @@
 """A fake `torch` for simulated GPU hosts: only what deploy checks use (torch.cuda.*).
 
-Driven by gonkasim settings; matches /work/shared/reference/gpu/torch-cuda.json on the
+Driven by gonkasim settings; matches ../shared/reference/gpu/torch-cuda.json on the
 default H100 host. The docker shim puts gonkasim/fake_site on PYTHONPATH in mlnode containers.
 """
 
