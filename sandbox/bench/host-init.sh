@@ -1,7 +1,8 @@
 #!/bin/bash
 # PID 1 of a fresh mount+pid+uts namespace (started by unshare, inside `ip netns exec` except in
 # mode lo). Builds the host's root: overlay (per-host upper over the shared base), a private /dev
-# with the data disk as a real block node, fresh /proc /sys /run /tmp; then execs tini -> sshd.
+# with the data disk as a real block node, fresh /proc /sys /run /tmp; then pivots into it and
+# execs tini -> sshd.
 # Env: SB_NAME SB_LOWER SB_DIR SB_GW [SB_ADDR=0.0.0.0] [SB_PORT=22] [SB_DISK=/dev/loopN]
 #      [SB_DISK_NAME=vdb] [SB_REGISTRY_NAMES="ghcr.io ..." (resolve them to the gateway)]
 set -euo pipefail
@@ -49,5 +50,12 @@ if [ -n "${SB_REGISTRY_NAMES:-}" ]; then
   printf '%s\t%s\n' "$SB_GW" "$SB_REGISTRY_NAMES" >> "$R/etc/hosts"
 fi
 ip link set lo up 2>/dev/null || true
-exec chroot "$R" /usr/bin/tini -s -g -- /usr/sbin/sshd -D -e \
-  -o "ListenAddress=$SB_ADDR" -o "Port=$SB_PORT"
+# pivot_root, not chroot: the host's root must be its mount namespace's root, or a process
+# that joins the namespace (`docker exec`: runc setns) lands in the machine's root filesystem
+cd "$R"
+mkdir -p .oldroot
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+exec /usr/bin/tini -s -g -- /usr/sbin/sshd -D -e -o "ListenAddress=$SB_ADDR" -o "Port=$SB_PORT"
