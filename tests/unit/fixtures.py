@@ -37,6 +37,11 @@ SCRIPTS = {
     "REFUSE_SCRIPT": "gonka_deploy.operations.util",
     "NGINX_SCRIPT": "gonka_deploy.operations.nginx",
     "VERIFY_SCRIPT": "gonka_deploy.verifyscript",
+    "PULL_SCRIPT": "gonka_deploy.operations.compose",
+    "ENGINE_SCRIPT": "gonka_deploy.facts.docker",
+    "KEY_SCRIPT": "gonka_deploy.operations.docker",
+    "PLUGIN_SCRIPT": "gonka_deploy.operations.docker",
+    "WAIT_SCRIPT": "gonka_deploy.operations.docker",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
