@@ -41,7 +41,10 @@ def _alive(pid: int) -> bool:
 
 def fleet_traces(fleet) -> dict:
     """What a running fleet holds on the machine."""
+    from sandbox.bench.fleet import cgroup_dirs
+
     return {
+        "cgroups": [str(d) for h in fleet.hosts for d in cgroup_dirs(fleet.slot, h.name)],
         "dir": str(fleet.dir),
         "loops": [h.disk for h in fleet.hosts if h.disk],
         "netns": [h.netns for h in fleet.hosts if h.netns],
@@ -68,6 +71,7 @@ def leftovers(traces: dict) -> list[str]:
     left += [f"process {p}" for p in traces["pids"] if _alive(p)]
     left += [f"process {p} (host)" for p in _processes_in(traces["dir"])]
     left += [f"path {p}" for p in (traces["dir"], traces["claim"]) if os.path.exists(p)]
+    left += [f"cgroup {p}" for p in traces.get("cgroups", []) if os.path.exists(p)]
     return left
 
 
