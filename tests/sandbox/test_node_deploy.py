@@ -220,15 +220,16 @@ def test_second_apply_changes_nothing_and_the_password_never_shows(scenario):
 
     # On the host, only config.env and .env hold it (quoted there: search for its prefix),
     # besides the engine's records of the api's environment (dockerd keeps them in
-    # /var/lib/docker/containers/*/config.v2.json): 0600 there. Containers' writable layers
+    # /var/lib/docker/containers/*/config.v2.json, containerd in its metadata db): 0600 there. Containers' writable layers
     # (overlay2/*/diff) are searched too; their merged views repeat the images and are skipped.
     host = scenario["hosts"][0]
     found = subprocess.run(
         [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
                            "--exclude-dir=dev --exclude-dir=run --exclude-dir=containers "
-                           "--exclude-dir=merged 2>/dev/null"],
+                           "--exclude-dir=containerd --exclude-dir=merged 2>/dev/null"],
         input="e2e-Keyring-pass\n", capture_output=True, text=True, timeout=300)
-    engine = host.run("find /var/lib/docker/containers -name config.v2.json -perm /077")
+    engine = host.run("find /var/lib/docker/containers -name config.v2.json -perm /077; "
+                      "find /var/lib/docker/containerd -name meta.db -perm /077")
     assert engine == "", f"container records readable by others: {engine}"
     assert sorted(found.stdout.split()) == ["/mnt/ssd/gonka/deploy/join/.env",
                                             "/mnt/ssd/gonka/deploy/join/config.env"]
