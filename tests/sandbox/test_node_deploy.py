@@ -220,8 +220,9 @@ def test_second_apply_changes_nothing_and_the_password_never_shows(scenario):
 
     # On the host, only config.env and .env hold it (quoted there: search for its prefix),
     # besides the engine's records of the api's environment (dockerd keeps them in
-    # /var/lib/docker/containers/*/config.v2.json, containerd in its metadata db): 0600 there. Containers' writable layers
-    # (overlay2/*/diff) are searched too; their merged views repeat the images and are skipped.
+    # /var/lib/docker/containers/*/config.v2.json, containerd in its metadata db): root only.
+    # Containers' writable layers (overlay2/*/diff) are searched too; their merged views
+    # repeat the images and are skipped.
     host = scenario["hosts"][0]
     found = subprocess.run(
         [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
