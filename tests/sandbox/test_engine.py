@@ -15,7 +15,6 @@ import pytest
 
 from gonka_deploy.operations.compose import PULL_SCRIPT
 from gonka_deploy.operations.nginx import UPDATE_SCRIPT
-from tests.conftest import REPO
 from tests.sandbox.hostcmd import poll, put
 
 pytestmark = pytest.mark.sandbox
@@ -106,7 +105,8 @@ def test_present_image_needs_no_registry_and_a_missing_one_names_itself(host, tm
             compose.pulled(name="Pull", directory="/root", files=["compose.yml"],
                            service="exporter", image="prom/node-exporter:v1.8.2")
             """))
-        rc, out = run_pyinfra([host], deploy, cwd=REPO)
+        # outside the repo root: its config.py validates a whole node inventory
+        rc, out = run_pyinfra([host], deploy, cwd=tmp_path)
         assert rc != 0, out
         assert f"[{host.name}]" in out and "pulling prom/node-exporter:v1.8.2" in out, out
         assert "retry 1/3" in out, out            # transient (refused): retried, bounded
