@@ -9,7 +9,8 @@ from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files as pyinfra_files
 
-from gonka_deploy.operations import checks, compose, disk, files, ssh
+from gonka_deploy.facts.hf import proxy_env
+from gonka_deploy.operations import checks, compose, disk, docker, files, ssh
 from gonka_deploy.render import render_monitoring
 from gonka_deploy.schema import HostConfig
 
@@ -45,6 +46,10 @@ def server(config: HostConfig, node_id: str):
     missing = [name for name in packages if name not in installed]
     apt.packages(name="Host packages", packages=packages, update=bool(missing),
                  cache_time=3600 if missing else None)
+    docker.engine(name="Docker Engine")
+    docker.compose_plugin(name="Compose plugin",
+                          env=proxy_env(config.outbound_proxy, config.no_proxy))
+    docker.running(name="Docker running")
     checks.preflight(name="Preflight")
 
     if config.data_disk:

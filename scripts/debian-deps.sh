@@ -7,12 +7,14 @@
 #   systemd-container  nspawn sandbox hosts
 #   iproute2 openssh-client git e2fsprogs util-linux curl make python3-venv
 #                      namespaces and veths, SSH to the hosts, the stand-in repo, loop disks
+#   docker-registry openssl
+#                      the local registry (with its own CA) serving the stand-in images
 #   (lint)  shellcheck: the host-side shell programs (gonka_deploy/hostside)
 set -euo pipefail
 
 PACKAGES=(
   nginx mmdebstrap apt-cacher-ng systemd-container iproute2 openssh-client git e2fsprogs
-  util-linux make python3-venv curl shellcheck
+  util-linux make python3-venv curl shellcheck docker-registry openssl
 )
 
 missing=()

@@ -9,11 +9,19 @@ from ..facts.disk import DiskProbe
 from .util import describe_size, operation, refuse
 
 SUPPORTED_OS = {"ubuntu": ("22.04", "24.04"), "debian": ("12",)}
+# The NVIDIA Container Toolkit comes from NVIDIA's own repository, which this toolkit does not
+# add for the operator: the commands of NVIDIA's install guide (docs.nvidia.com/datacenter/
+# cloud-native/container-toolkit/latest/install-guide.html, "Installing with Apt").
+NVIDIA_CTK_INSTALL = (
+    "curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | sudo gpg --dearmor -o "
+    "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg && curl -s -L "
+    "https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list | "
+    "sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg]"
+    " https://#g' | sudo tee /etc/apt/sources.list.d/nvidia-container-toolkit.list && "
+    "sudo apt-get update && sudo apt-get install -y nvidia-container-toolkit && "
+    "sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker")
 HINTS = {
-    "docker": "install Docker Engine (docs.docker.com/engine/install/ubuntu)",
-    "compose": "install the compose plugin: apt-get install docker-compose-plugin",
-    "nvidia_ctk": "install the NVIDIA Container Toolkit (docs.nvidia.com/datacenter/cloud-native/"
-                  "container-toolkit/latest/install-guide.html)",
+    "nvidia_ctk": f"install the NVIDIA Container Toolkit: {NVIDIA_CTK_INSTALL}",
     "python3": "apt-get install python3",
     "venv": "apt-get install python3-venv",
 }
@@ -37,15 +45,17 @@ def preflight(gpu: bool = True):
     os_id, _, version = tools["os"].partition(" ")
     if version not in SUPPORTED_OS.get(os_id, ()):
         problems.append(f"OS {tools['os'] or 'unknown'} is not supported (Ubuntu 22.04/24.04)")
-    needed = ["docker", "compose", "python3", "venv"] + (["nvidia_ctk"] if gpu else [])
+    # Docker Engine and Compose are installed by phase 1 itself (operations/docker.py).
+    needed = ["python3", "venv"] + (["nvidia_ctk"] if gpu else [])
     for tool in needed:
         if not tools[tool]:
             problems.append(f"{tool.replace('_', '-')} is missing: {HINTS[tool]}")
     if problems:
         yield from refuse("preflight failed: " + "; ".join(problems))
         return
-    host.noop(f"preflight ok: {tools['os']}, docker {tools['docker']}, compose "
-              f"{tools['compose']}" + (f", {tools['nvidia_ctk']}" if gpu else ""))
+    host.noop(f"preflight ok: {tools['os']}, docker {tools['docker'] or '(installed by phase 1)'}"
+              f", compose {tools['compose'] or '(installed by phase 1)'}"
+              + (f", {tools['nvidia_ctk']}" if gpu else ""))
 
 
 @operation()

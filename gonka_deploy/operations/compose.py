@@ -10,7 +10,12 @@ from pyinfra import host, logger, state
 from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.compose import ComposeState, ImagePresent
+from ..hostside import source
 from .util import operation, refuse
+
+# Missing images are pulled by this program first (present ones never: the registry may be
+# unreachable), so a failed pull names the image and why; see hostside/pull.py.
+PULL_SCRIPT = source("pull.py")
 
 
 def compose_command(files: list[str], *args) -> StringCommand:
@@ -66,14 +71,20 @@ def up(directory: str, files: list[str], services: list[str] | None = None,
     verb = "" if state.is_executing else "would "
     logger.info(f"{host.print_prefix}{verb}compose up in {directory}: " + "; ".join(todo))
     args = ["up", "-d"] + (["--no-deps"] if no_deps else [])
-    yield StringCommand("cd", QuoteString(directory), "&&",
-                        compose_command(files, *args, *[QuoteString(n) for n in services or []]))
+    names_args = [QuoteString(n) for n in services or []]
+    file_args = [bit for name in files for bit in ("-f", QuoteString(name))]
+    yield StringCommand("cd", QuoteString(directory), "&&", "python3", "-c",
+                        QuoteString(PULL_SCRIPT), "--compose", *file_args,
+                        *(["--no-deps"] if no_deps else []), *names_args, "&&",
+                        compose_command(files, *args, *names_args))
 
 
 @operation()
 def pulled(directory: str, files: list[str], service: str, image: str):
     """
     Pull a service's image ahead of time (MLNode images are 10 GB+); no change when present.
+    Transient registry errors are retried with bounded backoff; a permanent one (unknown
+    manifest, denied) or an unreachable registry fails the host naming the image.
 
     + directory: the project directory
     + files: compose files, in ``-f`` order
@@ -92,8 +103,7 @@ def pulled(directory: str, files: list[str], service: str, image: str):
         return
     verb = "pulling" if state.is_executing else "would pull"
     logger.info(f"{host.print_prefix}{verb} {image} for {service} (10 GB+ takes minutes)")
-    yield StringCommand("cd", QuoteString(directory), "&&",
-                        compose_command(files, "pull", QuoteString(service)))
+    yield StringCommand("python3", "-c", QuoteString(PULL_SCRIPT), QuoteString(image))
 
 
 @operation()

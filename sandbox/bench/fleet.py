@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..images import build as imgbuild, catalog, registry as regmod
 from . import base as basemod
 from .proc import kill_tree, owner_alive, owner_token, pid_alive, sh
 
@@ -35,6 +36,8 @@ HERE = Path(__file__).resolve().parent
 SANDBOX = HERE.parent                       # the repo's sandbox/ dir
 HOST_INIT = HERE / "host-init.sh"
 HOST_NSPAWN = HERE / "host-nspawn.sh"
+HOSTFILES = HERE / "hostfiles"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 CLAIMS = Path(os.environ.get("GONKA_SANDBOX_CLAIMS", "/run/gonka-sandbox"))
 SLOTS = range(200, 250)                     # 169.254.<slot>.0/24, or 127.77.<slot>.0/24 (lo)
 MAX_HOSTS = 200                             # .11 .. .210
@@ -79,6 +82,7 @@ class Host:
     disk_name: str | None = None     # its name inside the host: /dev/vdb
     netns: str | None = None
     veth: str | None = None          # machine-side end of the host's link
+    docker: bool = False             # started from the base with Docker preinstalled
 
     @property
     def upper(self) -> Path:
@@ -112,6 +116,7 @@ class Fleet:
     seed_dirs: dict | None = None              # {"gonkasim": dir, "shims": dir}; None: the repo's
     apt_proxy: bool = True                     # apt-cacher-ng on the gateway, hosts use it
     egress: bool = True                        # CONNECT proxy for PyPI on the gateway
+    registry: bool = True                      # the stand-in images' registry on the gateway
     root: Path | None = None                   # default $GONKA_SANDBOX_DIR
     hosts: list[Host] = field(default_factory=list)
     slot: int | None = None
@@ -119,6 +124,10 @@ class Fleet:
     base: Path | None = None
     key: Path | None = None
     services: dict = field(default_factory=dict)      # name -> pid
+    images: dict = field(default_factory=dict)        # stand-in name:tag -> manifest digest
+    ca: Path | None = None                     # the sandbox CA the registry's TLS chains to
+    docker_base: Path | None = None
+    forward_rule: bool = False                 # an ACCEPT rule for our bridge in FORWARD
     _procs: dict = field(default_factory=dict, repr=False)
 
     # ---------------- lifecycle ----------------
@@ -138,6 +147,7 @@ class Fleet:
                 sh("ip", "link", "add", br, "type", "bridge")
                 sh("ip", "addr", "add", f"{self.gateway}/24", "dev", br)
                 sh("ip", "link", "set", br, "up")
+                self._allow_forwarding()
             if self.apt_proxy:
                 self._start_apt_proxy()
             if self.egress:
@@ -145,6 +155,8 @@ class Fleet:
                                       f"{self.gateway}:{EGRESS_PORT}",
                                       *[a for h in EGRESS_ALLOW for a in ("--allow", h)]],
                            EGRESS_PORT)
+            if self.registry:
+                self._start_registry()
         except BaseException:
             self.stop()
             raise
@@ -192,6 +204,8 @@ class Fleet:
         state = {"mode": self.mode, "slot": self.slot, "gateway": self.gateway,
                  "bridge": self.bridge if self.mode != "lo" else None,
                  "owner": owner_token(os.getpid()), "key": str(self.key), "base": str(self.base),
+                 "bases": [str(b) for b in (self.base, self.docker_base) if b],
+                 "forward_rule": self.forward_rule,
                  "services": self.services, "hosts": [asdict(h) for h in self.hosts]}
         tmp = self.dir / "state.json.tmp"
         tmp.write_text(json.dumps(state, indent=1))
@@ -237,6 +251,35 @@ class Fleet:
         path = self.dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def _allow_forwarding(self) -> None:
+        """Hosts talk to each other across our bridge. A dockerd in the machine's own network
+        namespace sets the FORWARD policy to DROP and turns on bridge-nf-call-iptables, which
+        puts bridged traffic through that chain: let our bridge through explicitly (removed at
+        teardown). Machines without iptables, or with an ACCEPT policy, need nothing."""
+        if not shutil.which("iptables"):
+            return
+        policy = sh("iptables", "-S", "FORWARD", check=False).stdout.splitlines()[:1]
+        if policy != ["-P FORWARD DROP"]:
+            return
+        sh("iptables", *forward_rule("-I", self.bridge))
+        self.forward_rule = True
+        self._save()
+
+    def _start_registry(self) -> None:
+        why = regmod.available()
+        if why:
+            raise RuntimeError(why)
+        root = self.root / "images"
+        images = imgbuild.build(root)
+        paths = regmod.tls(root)
+        conf = self.dir / "registry.yml"
+        conf.write_text(regmod.config(root, f"{self.gateway}:{regmod.PORT}", paths))
+        self.serve("registry", [regmod.BINARY, "serve", str(conf)], regmod.PORT)
+        regmod.push_all(images, root, self.gateway, paths["ca"])
+        self.images = {i.ref: i.digest for i in images}
+        self.ca = paths["ca"]
+        self._save()
+
     def _start_apt_proxy(self) -> None:
         conf = self.dir / "acng-conf"
         shutil.copytree("/etc/apt-cacher-ng", conf)
@@ -252,13 +295,18 @@ class Fleet:
 
     # ---------------- hosts ----------------
     def add(self, n: int = 1, prefix: str = "gpu", sim: dict | None = None,
-            wait: bool = True, timeout: float = 60) -> list[Host]:
+            wait: bool = True, timeout: float = 60, docker: bool = False) -> list[Host]:
         """Start n hosts named <prefix>-NN; sim is merged over the default /etc/gonkasim/sim.json.
-        Returns once each answers SSH (wait=True)."""
+        docker=True: Docker Engine and Compose preinstalled and started, as on a server that
+        has them (tests that are not about installing them). Returns once each answers SSH
+        (wait=True; with docker, once each dockerd answers)."""
         new: list[Host] = []
+        if docker and self.docker_base is None:
+            self.docker_base, _ = basemod.ensure_base(self.root, docker=True)
+            self._save()
         try:
             for _ in range(n):
-                new.append(self._launch(prefix, sim or {}))
+                new.append(self._launch(prefix, sim or {}, docker))
             for h in new:
                 pidfile = Path(h.dir) / "init.pid"
                 proc = self._procs[h.name]
@@ -280,12 +328,15 @@ class Fleet:
                         raise RuntimeError(f"{h.name}: {e}\n"
                                            f"{(Path(h.dir) / 'log').read_text()[-3000:]}"
                                            ) from e
+                for h in new:
+                    if h.docker:
+                        start_docker(h)
         except BaseException:
             self.remove(new)
             raise
         return new
 
-    def _launch(self, prefix: str, sim: dict) -> Host:
+    def _launch(self, prefix: str, sim: dict, docker: bool = False) -> Host:
         used = {h.idx for h in self.hosts}
         idx = next((i for i in range(1, MAX_HOSTS + 1) if i not in used), None)
         if idx is None:
@@ -296,14 +347,17 @@ class Fleet:
         (hdir / "upper").mkdir(parents=True)
         net = "127.77" if self.mode == "lo" else "169.254"
         h = Host(name=name, idx=idx, address=f"{net}.{self.slot}.{10 + idx}", port=22,
-                 dir=str(hdir), key=str(self.key))
+                 dir=str(hdir), key=str(self.key), docker=docker)
         self.hosts.append(h)
         self._save()
         try:
             self._seed(h, sim)
-            env = dict(os.environ, SB_NAME=name, SB_LOWER=str(self.base), SB_DIR=str(hdir),
+            lower = self.docker_base if docker else self.base
+            env = dict(os.environ, SB_NAME=name, SB_LOWER=str(lower), SB_DIR=str(hdir),
                        SB_GW=self.gateway, SB_PORT=str(h.port),
                        SB_ADDR=h.address if self.mode == "lo" else "0.0.0.0")
+            if self.images:
+                env["SB_REGISTRY_NAMES"] = " ".join(catalog.REGISTRY_HOSTS)
             if self.disk_size:
                 img = hdir / "disk.img"
                 sh("truncate", "-s", self.disk_size, img)
@@ -355,25 +409,37 @@ class Fleet:
                 rel = ("opt/gonkasim/images/api/bin/inferenced" if p.name == "inferenced"
                        else f"usr/local/bin/{p.name}")
                 _put(upper / rel, p.read_bytes(), 0o755)
+        _put(upper / "etc/default/docker", (HOSTFILES / "default-docker").read_bytes(), 0o644)
+        # Each host's dockerd puts its containers' cgroups under its own parent, so teardown
+        # finds (and removes) exactly this host's; registry names resolve to the gateway.
+        daemon = {"cgroup-parent": cgroup_parent(self.slot, h.name)}
+        _put(upper / "etc/docker/daemon.json", json.dumps(daemon, indent=1) + "\n", 0o644)
         settings = {**DEFAULT_SIM, "seed_api_url": f"http://{self.gateway}:18000", **sim}
         _put(upper / "etc/gonkasim/sim.json", json.dumps(settings, indent=1) + "\n", 0o644)
         if self.apt_proxy:
             _put(upper / "etc/apt/apt.conf.d/01sandbox-proxy",
                  f'Acquire::http::Proxy "http://{self.gateway}:{APT_PROXY_PORT}";\n', 0o644)
         self._seed_trust(upper)
+        if self.ca:              # dockerd trusts the sandbox registry under each registry name
+            for name in catalog.REGISTRY_HOSTS:
+                _put(upper / "etc/docker/certs.d" / name / "ca.crt", self.ca.read_bytes(), 0o644)
         if self.mode == "lo":       # shared network: the machine's resolver works
             _put(upper / "etc/resolv.conf", Path("/etc/resolv.conf").read_bytes(), 0o644)
 
     def _seed_trust(self, upper: Path) -> None:
         """Hosts trust the extra CAs the machine trusts (a TLS-inspecting egress on the
-        machine's network would otherwise break pip through the egress proxy)."""
-        extra = sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+        machine's network would otherwise break pip through the egress proxy), and the sandbox
+        CA of the registry: dockerd checks Docker Hub's certificate against the system store
+        only (certs.d is not read for docker.io)."""
+        extra = [(crt.name, crt.read_bytes())
+                 for crt in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))]
+        if self.ca:
+            extra.append(("gonka-sandbox-registry.crt", self.ca.read_bytes()))
         if not extra:
             return
         bundle = (self.base / "etc/ssl/certs/ca-certificates.crt").read_bytes()
-        for crt in extra:
-            pem = crt.read_bytes()
-            _put(upper / "usr/local/share/ca-certificates" / crt.name, pem, 0o644)
+        for name, pem in extra:
+            _put(upper / "usr/local/share/ca-certificates" / name, pem, 0o644)
             bundle += pem if pem.endswith(b"\n") else pem + b"\n"
         _put(upper / "etc/ssl/certs/ca-certificates.crt", bundle, 0o644)
         # pip in a venv uses its own certifi bundle unless told otherwise
@@ -385,11 +451,28 @@ class Fleet:
         if not hosts:
             return
         procs = [self._procs.pop(h.name) for h in hosts if h.name in self._procs]
-        stop_hosts(self.mode, [asdict(h) for h in hosts], procs)
+        stop_hosts(self.mode, [asdict(h) for h in hosts], procs, slot=self.slot)
         names = {h.name for h in hosts}
         self.hosts = [h for h in self.hosts if h.name not in names]
         if self.dir is not None:
             self._save()
+
+
+DOCKER_START_TIMEOUT = 60
+
+
+def start_docker(h: Host, timeout: float = DOCKER_START_TIMEOUT) -> None:
+    """Start a host's dockerd with Debian's init script (what boot does on a server) and wait,
+    bounded, until it answers."""
+    h.run(f"service docker start >/dev/null && deadline=$(( $(date +%s) + {int(timeout)} )) && "
+          "until docker info >/dev/null 2>&1; do [ $(date +%s) -lt $deadline ] || "
+          "{ tail -20 /var/log/docker.log >&2; exit 1; }; sleep 0.1; done",
+          timeout=timeout + 30)
+
+
+def forward_rule(action: str, bridge: str) -> list[str]:
+    """iptables arguments that add (-I) or delete (-D) the ACCEPT rule for a sandbox bridge."""
+    return [action, "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
 
 
 def _put(path: Path, content: bytes | str, mode: int) -> None:
@@ -402,11 +485,38 @@ def _put(path: Path, content: bytes | str, mode: int) -> None:
     path.chmod(mode)
 
 
+def cgroup_parent(slot: int, name: str) -> str:
+    """The cgroup (in every v1 hierarchy) under which a host's dockerd puts its containers."""
+    return f"gonka-sandbox-{slot}-{name}"
+
+
+def cgroup_dirs(slot: int, name: str) -> list[Path]:
+    """The cgroup directories a host's dockerd made on the machine (one per hierarchy)."""
+    return sorted(CGROUP_ROOT.glob(f"*/{cgroup_parent(slot, name)}"))
+
+
+def remove_cgroups(slot: int, name: str) -> None:
+    """rmdir a dead host's cgroups, deepest first (a cgroup with children or tasks stays; its
+    processes died with the host's PID namespace, which the kernel may take a moment over)."""
+    for top in cgroup_dirs(slot, name):
+        deadline = time.monotonic() + 5
+        while top.exists():
+            dirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+            for d in [*dirs, top]:
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+            if not top.exists() or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+
+
 def _loop_gone(dev: str) -> bool:
     return not Path(f"/sys/block/{Path(dev).name}/loop/backing_file").exists()
 
 
-def stop_hosts(mode: str, hosts: list[dict], procs=()) -> None:
+def stop_hosts(mode: str, hosts: list[dict], procs=(), slot: int | None = None) -> None:
     for h in hosts:
         pid = h.get("pid")
         if not pid:
@@ -437,6 +547,8 @@ def stop_hosts(mode: str, hosts: list[dict], procs=()) -> None:
         while h.get("disk") and not _loop_gone(h["disk"]) and time.monotonic() < deadline:
             time.sleep(0.02)
             sh("losetup", "-d", h["disk"], check=False)
+        if slot is not None:
+            remove_cgroups(slot, h["name"])
         shutil.rmtree(h["dir"], ignore_errors=True)
 
 
@@ -447,7 +559,7 @@ def teardown(rundir: Path, procs=()) -> None:
     except (FileNotFoundError, json.JSONDecodeError):
         state = None
     if state:
-        stop_hosts(state["mode"], state["hosts"])
+        stop_hosts(state["mode"], state["hosts"], slot=state["slot"])
         for pid in state.get("services", {}).values():
             kill_tree(pid, group=True)
         for p in procs:          # reap what this process started: no zombies left behind
@@ -457,6 +569,8 @@ def teardown(rundir: Path, procs=()) -> None:
                 p.kill()
                 p.wait()
         if state.get("bridge"):
+            if state.get("forward_rule"):
+                sh("iptables", *forward_rule("-D", state["bridge"]), check=False)
             sh("ip", "link", "del", state["bridge"], check=False)
         slot = state["slot"]
     else:

@@ -1,9 +1,10 @@
 #!/bin/bash
 # PID 1 of a fresh mount+pid+uts namespace (started by unshare, inside `ip netns exec` except in
 # mode lo). Builds the host's root: overlay (per-host upper over the shared base), a private /dev
-# with the data disk as a real block node, fresh /proc /sys /run /tmp; then execs tini -> sshd.
+# with the data disk as a real block node, fresh /proc /sys /run /tmp; then pivots into it and
+# execs tini -> sshd.
 # Env: SB_NAME SB_LOWER SB_DIR SB_GW [SB_ADDR=0.0.0.0] [SB_PORT=22] [SB_DISK=/dev/loopN]
-#      [SB_DISK_NAME=vdb]
+#      [SB_DISK_NAME=vdb] [SB_REGISTRY_NAMES="ghcr.io ..." (resolve them to the gateway)]
 set -euo pipefail
 : "${SB_NAME:?}" "${SB_LOWER:?}" "${SB_DIR:?}" "${SB_GW:?}"
 SB_ADDR=${SB_ADDR:-0.0.0.0} SB_PORT=${SB_PORT:-22}
@@ -37,10 +38,24 @@ fi
 mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mkdir -p "$R/run/sshd" "$R/run/lock"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
+# Docker's data on the machine's own filesystem: overlay2 cannot use an overlay as its upper
+# layer ("failed to mount overlay: invalid argument"); removed with the host's dir
+mkdir -p "$SB_DIR/docker" "$R/var/lib/docker"
+mount --bind "$SB_DIR/docker" "$R/var/lib/docker"
 hostname "$SB_NAME"
 echo "$SB_NAME" > "$R/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\tsandbox-gw\n' \
   "$SB_NAME" "$SB_GW" > "$R/etc/hosts"
+if [ -n "${SB_REGISTRY_NAMES:-}" ]; then
+  printf '%s\t%s\n' "$SB_GW" "$SB_REGISTRY_NAMES" >> "$R/etc/hosts"
+fi
 ip link set lo up 2>/dev/null || true
-exec chroot "$R" /usr/bin/tini -s -g -- /usr/sbin/sshd -D -e \
-  -o "ListenAddress=$SB_ADDR" -o "Port=$SB_PORT"
+# pivot_root, not chroot: the host's root must be its mount namespace's root, or a process
+# that joins the namespace (`docker exec`: runc setns) lands in the machine's root filesystem
+cd "$R"
+mkdir -p .oldroot
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+exec /usr/bin/tini -s -g -- /usr/sbin/sshd -D -e -o "ListenAddress=$SB_ADDR" -o "Port=$SB_PORT"

@@ -50,9 +50,31 @@ def host_entry(host, key: str, sim: dict | None = None, model: str = DEFAULT_MOD
     })
 
 
-def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: str | None) -> dict:
+def standin_images(served: dict[str, str], group_data_file: Path | None = None) -> dict | None:
+    """The release's `images` with each digest pin re-pinned to the stand-in's own digest
+    (served: name:tag -> manifest digest, from the sandbox registry); None when nothing is
+    pinned by digest. A pull by digest is then real: dockerd checks the manifest's digest."""
+    import runpy
+
+    path = group_data_file or Path(__file__).resolve().parents[2] / "group_data" / "all.py"
+    try:
+        images = dict(runpy.run_path(str(path)).get("images") or {})
+    except (OSError, SyntaxError):
+        return None
+    changed = False
+    for key, ref in images.items():
+        name_tag, sep, _digest = str(ref).partition("@")
+        if sep and name_tag in served:
+            images[key] = f"{name_tag}@{served[name_tag]}"
+            changed = True
+    return images if changed else None
+
+
+def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: str | None,
+               images: dict | None = None) -> dict:
     rpc = f"http://{gateway}:18000/chain-rpc/"
-    return {
+    extra = {"images": images} if images else {}
+    return {**extra,
         "gonka_repo_url": f"git://{gateway}/gonka.git",
         "gonka_ref": gonka_ref,
         "seed_api_url": f"http://{gateway}:18000",
@@ -71,7 +93,7 @@ def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: st
 
 def write(repo: Path, hosts: list, key: str, gateway: str, gonka_ref: str | None = None,
           model: str = DEFAULT_MODEL, model_commit: str | None = None,
-          sims: dict | None = None) -> list[Path]:
+          sims: dict | None = None, images: dict | None = None) -> list[Path]:
     """Write the inventory, its group data and one secrets file per host; return the paths.
     hosts: bench Host objects; sims: {host name: sim settings} (for the gpu entry)."""
     repo = Path(repo)
@@ -85,7 +107,7 @@ def write(repo: Path, hosts: list, key: str, gateway: str, gonka_ref: str | None
     _atomic(inv, "\n".join(lines))
     gd = repo / "inventories" / "group_data" / "sandbox.py"
     body = "".join(f"{k} = {pformat(v, width=96 - len(k), sort_dicts=False)}\n" for k, v in
-                   group_data(gateway, gonka_ref, model, model_commit).items())
+                   group_data(gateway, gonka_ref, model, model_commit, images).items())
     _atomic(gd, HEADER + body)
     written = [inv, gd]
     for _name, data in entries:

@@ -1,11 +1,14 @@
 #!/bin/bash
 # Build the read-only Debian 12 base rootfs that every sandbox host overlays.
-# usage: rootfs.sh DEST_DIR PUBKEY_FILE
+# usage: rootfs.sh DEST_DIR PUBKEY_FILE [COMPOSE_BINARY]
+# With COMPOSE_BINARY: the "docker" variant for tests that are not about installing Docker:
+# Debian's docker.io preinstalled and that file as the Compose v2 CLI plugin.
 # Needs root and mmdebstrap. About 60 s and ~450 MB the first time; the caller caches the
 # result under a name derived from this file's hash, so editing PACKAGES here rebuilds it.
 set -euo pipefail
 DEST=${1:?dest dir}
 PUBKEY=${2:?public key file}
+COMPOSE=${3:-}
 
 # What a Gonka host image needs preinstalled (keep in step with .briefs/common.md).
 # systemd/systemd-sysv/dbus: mode nspawn boots them as PID 1; the other modes ignore them.
@@ -14,6 +17,7 @@ PACKAGES=(
   ca-certificates e2fsprogs xfsprogs util-linux iproute2 procps sudo openssh-server tini
   fdisk jq iptables systemd systemd-sysv dbus
 )
+[ -n "$COMPOSE" ] && PACKAGES+=(docker.io)
 MIRROR=http://deb.debian.org/debian
 IFS=, PKGS="${PACKAGES[*]}"; unset IFS
 
@@ -53,4 +57,7 @@ rm -f "$DEST/etc/resolv.conf"
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$DEST/etc/resolv.conf"
 echo localhost > "$DEST/etc/hostname"
 : > "$DEST/etc/machine-id"      # systemd (mode nspawn) makes a fresh one per boot
+if [ -n "$COMPOSE" ]; then
+  install -D -m755 "$COMPOSE" "$DEST/usr/libexec/docker/cli-plugins/docker-compose"
+fi
 echo "rootfs ready: $DEST ($(du -sh "$DEST" | cut -f1))"

@@ -41,7 +41,10 @@ def _alive(pid: int) -> bool:
 
 def fleet_traces(fleet) -> dict:
     """What a running fleet holds on the machine."""
+    from sandbox.bench.fleet import cgroup_dirs
+
     return {
+        "cgroups": [str(d) for h in fleet.hosts for d in cgroup_dirs(fleet.slot, h.name)],
         "dir": str(fleet.dir),
         "loops": [h.disk for h in fleet.hosts if h.disk],
         "netns": [h.netns for h in fleet.hosts if h.netns],
@@ -68,6 +71,7 @@ def leftovers(traces: dict) -> list[str]:
     left += [f"process {p}" for p in traces["pids"] if _alive(p)]
     left += [f"process {p} (host)" for p in _processes_in(traces["dir"])]
     left += [f"path {p}" for p in (traces["dir"], traces["claim"]) if os.path.exists(p)]
+    left += [f"cgroup {p}" for p in traces.get("cgroups", []) if os.path.exists(p)]
     return left
 
 
@@ -90,6 +94,6 @@ def sandbox_network(fleet):
     start_services(fleet, state, hf_args=["--bandwidth", str(3 * 1024 * 1024),
                                           "--size", str(12 * 1024 * 1024)])
     data = inventory.group_data(fleet.gateway, state["gonka_ref"], state["model"],
-                                state["model_commit"])
+                                state["model_commit"], inventory.standin_images(fleet.images))
     return {"group_data": data, "model": state["model"], "model_commit": state["model_commit"],
             "gonka_ref": state["gonka_ref"]}

@@ -86,10 +86,13 @@ def test_teardown_leaves_nothing_behind(fleet, machine_traces):
     fleet_traces, leftovers = machine_traces
     f = Fleet(mode=fleet.mode).start()
     try:
-        hosts = f.add(2)
+        hosts = f.add(1) + f.add(1, docker=True)
         hosts[0].run("mkfs.ext4 -q /dev/vdb && mkdir -p /data && mount /dev/vdb /data")
+        # a running container: its dockerd's cgroups on the machine must go with the host
+        hosts[1].run("docker run -d --name held nginx:1.28.0 >/dev/null", timeout=120)
         traces = fleet_traces(f)
         assert len(traces["loops"]) == 2 and len(traces["pids"]) >= 4
+        assert traces["cgroups"], "the docker host's containers have no cgroup of their own"
         assert len(leftovers(traces)) >= 8, "the traces check must see a running fleet"
     finally:
         f.stop()

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from gonkasim.docker.compose import load_project, load_yaml, strip_tags
+import yaml
 
+from tests import composecli
 from tests.conftest import shared_path
 
 SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
@@ -65,14 +66,34 @@ def test_clone_has_the_release_layout(clone):
     assert head == sha
 
 
+class _TagLoader(yaml.SafeLoader):
+    """Compose's merge tags (!override, !reset) read as their plain values."""
+
+
+def _plain(loader, node):
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+for _tag in ("!override", "!reset"):
+    _TagLoader.add_constructor(_tag, _plain)
+
+
+def load_yaml(text: str) -> dict:
+    return yaml.load(text, Loader=_TagLoader)
+
+
 def _reference(name: str) -> dict:
     path = shared_path("reference", "gonka", f"{RELEASE}{name}")
-    return strip_tags(load_yaml(path.read_text()))
+    return load_yaml(path.read_text())
 
 
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.mlnode.yml"])
 def test_compose_matches_release_names_ports_and_volumes(clone, name):
-    ours = strip_tags(load_yaml((clone[0] / "deploy" / "join" / name).read_text()))["services"]
+    ours = load_yaml((clone[0] / "deploy" / "join" / name).read_text())["services"]
     ref = _reference(name)["services"]
     keep = set(ref) & (OUR_SERVICES | {"mlnode-308", "inference"})
     assert set(ours) == keep
@@ -107,11 +128,13 @@ def test_nginx_conf_routes_versioned_and_default_paths(clone):
 def test_compose_model_of_clone_resolves(clone):
     join = clone[0] / "deploy" / "join"
     env = {"HOME": "/root", "HF_HOME": "/mnt/hf", "KEY_NAME": "k"}
-    p = load_project(["docker-compose.yml", "docker-compose.mlnode.yml"],
-                     project_dir=str(join), environ=env)
-    assert p.name == "join"
-    genesis = next(v for v in p.services["node"].volumes if v["target"] == "/root/genesis.json")
+    p = composecli.config(["docker-compose.yml", "docker-compose.mlnode.yml"], cwd=str(join),
+                          environ=env)
+    assert p["name"] == "join"
+    services = p["services"]
+    genesis = next(v for v in services["node"]["volumes"] if v["target"] == "/root/genesis.json")
     assert genesis["source"] == str((clone[0] / "genesis" / "genesis.json").resolve())
-    assert p.services["mlnode-308"].volumes[0]["source"] == "/mnt/hf"
-    assert p.services["mlnode-308"].wants_gpu
-    assert [p_["published"] for p_ in p.services["inference"].ports] == ["8080", "5050"]
+    assert services["mlnode-308"]["volumes"][0]["source"] == "/mnt/hf"
+    devices = services["mlnode-308"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia"
+    assert [p_["published"] for p_ in services["inference"]["ports"]] == ["8080", "5050"]

@@ -64,7 +64,7 @@ with open(out, "w", buffering=1) as log:
 
 @pytest.fixture(scope="module")
 def upgrade_host(fleet, sandbox_network, tmp_path_factory):
-    (host,) = fleet.add(1, prefix="upg")
+    (host,) = fleet.add(1, prefix="upg", docker=True)
     state_dir = tmp_path_factory.mktemp("nodes")
     data = {**host.ssh_data("ubuntu"), **sandbox_network["group_data"],
             "key_name": f"e2e-{host.name}", "public_host": host.address,

@@ -257,15 +257,21 @@ def test_second_apply_and_dry_run_change_nothing_and_no_secret_shows(scenario):
     assert any("audit" in name for name in texts)
 
     # On the host, only config.env and .env hold it (quoted there: search for its prefix),
-    # besides the container engine's records of the api's environment (docker keeps them in
-    # /var/lib/docker/containers/*/config.v2.json, the shim in /var/lib/dockersim): 0600 there.
+    # besides the engine's records of the api's environment (dockerd keeps them in
+    # /var/lib/docker/containers/*/config.v2.json, containerd in its metadata db): root only.
+    # Containers' writable layers (overlay2/*/diff) are searched too; their merged views
+    # repeat the images and are skipped.
     host = scenario["hosts"][0]
     found = subprocess.run(
         [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
-                           "--exclude-dir=dev --exclude-dir=run --exclude-dir=dockersim "
-                           "2>/dev/null"],
+                           "--exclude-dir=dev --exclude-dir=run --exclude-dir=containers "
+                           "--exclude-dir=containerd --exclude-dir=merged 2>/dev/null"],
         input="e2e-Keyring-pass\n", capture_output=True, text=True, timeout=300)
-    engine = host.run("find /var/lib/dockersim -name '*.json' -perm /077")
+    # readable by root only (containerd's meta.db is 0644 but sits in a 0700 directory)
+    engine = host.run("for f in /var/lib/docker/containers/*/config.v2.json "
+                      "/var/lib/docker/containerd/daemon/*/meta.db; do "
+                      "su ubuntu -s /bin/sh -c \"cat '$f'\" >/dev/null 2>&1 && echo \"$f\"; "
+                      "done; true")
     assert engine == "", f"container records readable by others: {engine}"
     assert sorted(found.stdout.split()) == ["/mnt/ssd/gonka/deploy/join/.env",
                                             "/mnt/ssd/gonka/deploy/join/config.env"]
@@ -278,7 +284,10 @@ def test_second_apply_and_dry_run_change_nothing_and_no_secret_shows(scenario):
 
 
 def inferenced_calls(host) -> list[list[str]]:
-    text = host.run("cat /var/log/gonkasim/inferenced.log 2>/dev/null", check=False)
+    """Every call of inferenced in the api/node stand-ins (they record argv, never stdin, in
+    the bind-mounted .inference: a `compose run --rm` container's own files are gone)."""
+    text = host.run("cat /mnt/ssd/gonka/deploy/join/.inference/.gonkasim/inferenced.log "
+                    "2>/dev/null", check=False)
     return [json.loads(line).get("argv", []) for line in text.splitlines() if line.strip()]
 
 
@@ -287,12 +296,11 @@ def count(calls: list[list[str]], *words: str) -> int:
 
 
 def container_pids(host) -> dict[str, int]:
-    """Service -> PID of its container's first process (the shim's record, like docker
-    inspect's State.Pid)."""
-    code = ("import glob, json; records = [json.load(open(p)) for p in "
-            "glob.glob('/var/lib/dockersim/join/*/state.json')]; "
-            "print(json.dumps({r['service']: r.get('pid') for r in records}))")
-    return json.loads(host.run(f"python3 -c {_quote(code)}"))
+    """Service -> PID of its container's first process (docker inspect's State.Pid)."""
+    out = host.run("docker inspect --format "
+                   "'{{index .Config.Labels \"com.docker.compose.service\"}} {{.State.Pid}}' "
+                   "$(docker ps -aq --filter label=com.docker.compose.project=join)")
+    return {svc: int(pid) for svc, pid in (line.split() for line in out.splitlines())}
 
 
 @pytest.mark.parametrize("index", [0, 1])

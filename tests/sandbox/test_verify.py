@@ -269,9 +269,13 @@ PASSWORD = "verify-e2e-Keyring-pass-0123"
 
 
 def exec_enters_the_container(host, compose: str) -> None:
-    """`docker compose exec` runs in the container's filesystem, where nvidia-smi is."""
-    probe = f"{compose} exec -T mlnode-308 sh -c 'command -v nvidia-smi' 2>&1"
-    assert host.run(probe, check=False).strip() == "/usr/local/bin/nvidia-smi"
+    """`docker compose exec` runs in the container's filesystem (the MLNode stand-in's
+    nvidia-smi), and sees the GPU view the hook put there when the container started."""
+    probe = (f"{compose} exec -T mlnode-308 sh -c 'command -v nvidia-smi; "
+             "cat /etc/gonkasim/sim.json' 2>&1")
+    out = host.run(probe, check=False)
+    assert out.startswith("/opt/gonkasim/images/mlnode/bin/nvidia-smi\n"), out
+    assert '"H100"' in out, out
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +287,7 @@ def running_host(fleet, sandbox_network, tmp_path_factory):
     from gonka_deploy.validate import validate_hosts
 
     (host,) = fleet.add(1, prefix="vfy", sim={"gpu": {"model": "H100", "count": 1,
-                                                      "vram_gb": 80}})
+                                                      "vram_gb": 80}}, docker=True)
     data = {**host.ssh_data("ubuntu"), **sandbox_network["group_data"],
             "key_name": f"e2e-{host.name}", "public_host": host.address,
             "account_pubkey": "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAC",
@@ -374,6 +378,9 @@ def test_verify_green_then_broken_gpu_then_stopped_proxy(running_host):
     host.run("python3 - <<'EOF'\nimport json\np = '/etc/gonkasim/sim.json'\n"
              "try:\n    d = json.load(open(p))\nexcept (OSError, ValueError):\n    d = {}\n"
              "d['nvidia_smi_fail'] = True\njson.dump(d, open(p, 'w'))\nEOF")
+    # the GPU view enters a container when it starts (the runtime hook), as a driver fault
+    # shows in a container that is started after it
+    host.run(f"{ctx['compose']} restart mlnode-308 2>&1")
     rc, out, took = pyinfra(ctx, stdin="\n")  # the preview defers, the run refuses
     assert rc != 0, out
     assert f"[{name}] verification runs after the changes above" in out, out
@@ -385,6 +392,7 @@ def test_verify_green_then_broken_gpu_then_stopped_proxy(running_host):
 
     host.run("sed -i 's/\"nvidia_smi_fail\": true/\"nvidia_smi_fail\": false/' "
              "/etc/gonkasim/sim.json")
+    host.run(f"{ctx['compose']} restart mlnode-308 2>&1")
     host.run(f"{ctx['compose']} stop proxy 2>&1")
     rc, out, _ = pyinfra(ctx, "-y")
     assert rc != 0, out

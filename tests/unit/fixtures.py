@@ -42,6 +42,11 @@ SCRIPTS = {
     "STAT_SCRIPT": "gonka_deploy.facts.files",
     "HTTP_SCRIPT": "gonka_deploy.facts.gonka",
     "TRANSIENT_PATTERN": "gonka_deploy.hostside",
+    "PULL_SCRIPT": "gonka_deploy.operations.compose",
+    "ENGINE_SCRIPT": "gonka_deploy.facts.docker",
+    "KEY_SCRIPT": "gonka_deploy.operations.docker",
+    "PLUGIN_SCRIPT": "gonka_deploy.operations.docker",
+    "WAIT_SCRIPT": "gonka_deploy.operations.docker",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
