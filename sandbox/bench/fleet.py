@@ -411,8 +411,11 @@ class Fleet:
                 _put(upper / rel, p.read_bytes(), 0o755)
         _put(upper / "etc/default/docker", (HOSTFILES / "default-docker").read_bytes(), 0o644)
         # Each host's dockerd puts its containers' cgroups under its own parent, so teardown
-        # finds (and removes) exactly this host's; registry names resolve to the gateway.
-        daemon = {"cgroup-parent": cgroup_parent(self.slot, h.name)}
+        # finds (and removes) exactly this host's, and runs them with a runc that gives every
+        # container the host's simulation settings (shims/sandbox-runc).
+        daemon = {"cgroup-parent": cgroup_parent(self.slot, h.name),
+                  "runtimes": {"sandbox-runc": {"path": "/usr/local/bin/sandbox-runc"}},
+                  "default-runtime": "sandbox-runc"}
         _put(upper / "etc/docker/daemon.json", json.dumps(daemon, indent=1) + "\n", 0o644)
         settings = {**DEFAULT_SIM, "seed_api_url": f"http://{self.gateway}:18000", **sim}
         _put(upper / "etc/gonkasim/sim.json", json.dumps(settings, indent=1) + "\n", 0o644)
