@@ -12,6 +12,7 @@ from gonka_deploy.state import identity
 from roles.chain import chain_tuning
 from roles.configuration import configuration
 from roles.network import network_node
+from roles.release import release_check
 from roles.repo import repo_and_models
 from roles.server import server
 from roles.stack import full_stack
@@ -20,6 +21,7 @@ from roles.verify import verification
 config = host_config()
 node_id = identity(config.key_name)["node_id"]
 
+release_check(config)                    # the release and its drift, before any command
 server(config, node_id)                  # 1: admin keys, preflight, data disk, monitoring
 repo_and_models(config)                  # 2: gonka repo, model downloads (not waited for)
 configuration(config)                    # 3: config.env, .env, node-config.json, nginx, override

@@ -18,7 +18,7 @@ from pyinfra_cli.exceptions import CliError
 from .report import render_report
 from .schema import HostConfig
 from .state import append_audit, atomic_write, identity, node_dir
-from .validate import format_problems, validate_hosts
+from .validate import format_problems, topology_problems, validate_hosts
 
 _ATTR = "_gonka_configs"
 
@@ -39,6 +39,8 @@ def validate_state(state) -> dict[str, HostConfig]:
         return configs
     hosts = [(host.name, host.data.dict()) for host in state.inventory]
     configs, problems = validate_hosts(hosts)
+    if not problems:  # the release's files merged with each override: before any connection
+        problems = topology_problems(configs)
     if problems:
         raise InventoryRejected("\n" + format_problems(problems, len(hosts)))
     setattr(state, _ATTR, configs)

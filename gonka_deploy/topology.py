@@ -287,9 +287,22 @@ def _dump(config: HostConfig, profile: ReleaseProfile, doc: dict,
 # ---------------------------------------------------------------- drift
 
 
+def checked_files(config: HostConfig) -> dict[str, str]:
+    """Repo path -> sha256 of the release files render used (the profile's stored copies or
+    the cache's), which the host's clone must hold unchanged: the compose files, the config.env
+    template and nginx.conf."""
+    import hashlib
+
+    topo = topology(config)
+    names = [*topo.profile.compose_files, TEMPLATE, "deploy/join/nginx.conf"]
+    return {rel: hashlib.sha256(topo.files.files[rel].encode()).hexdigest()
+            for rel in names if rel in topo.files.files}
+
+
 def drift_report(config: HostConfig, clone_sums: dict[str, str] | None = None) -> list[str]:
     """The host's drift items (:mod:`release.drift`); ``clone_sums``: sha256 of the host
-    clone's files by repo path, when the clone is at the profile's commit."""
+    clone's files by repo path (see :func:`checked_files`), read when the clone is at the
+    pinned commit."""
     from .release.drift import Inputs, report
 
     topo = topology(config)
@@ -300,7 +313,6 @@ def drift_report(config: HostConfig, clone_sums: dict[str, str] | None = None) -
     profile_images = {**profile.images,
                       config.mlnode_base_service: next(v["image"] for v in profile.mlnode_versions
                                                        if v.get("current"))}
-    stored = profile.upstream_files if config.gonka_ref == profile.gonka_ref else {}
     return report(Inputs(
         release=profile.name, commit=topo.files.commit,
         stores_files=profile.stores_files and config.gonka_ref == profile.gonka_ref,
@@ -308,5 +320,5 @@ def drift_report(config: HostConfig, clone_sums: dict[str, str] | None = None) -
         compose_images={name: svc.get("image") for name, svc in services.items()},
         images=images, profile_images=profile_images,
         defaults=topo.env_report.defaults, placeholders=topo.env_report.placeholders,
-        reviewed=profile.template_defaults, closed=topo.closed, stored_sums=stored,
-        clone_sums=clone_sums if stored else None))
+        reviewed=profile.template_defaults, closed=topo.closed,
+        stored_sums=checked_files(config), clone_sums=clone_sums))

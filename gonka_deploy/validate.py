@@ -159,6 +159,21 @@ def validate_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]],
     return configs, sorted(set(problems), key=lambda p: (p.host, p.field))
 
 
+def topology_problems(configs: Mapping[str, HostConfig]) -> list[Problem]:
+    """Each host's release topology (its files, the merge with our override): a problem per
+    host that cannot have one, naming the file and the cause. Fetches a profile's files into
+    the repo cache when it stores none."""
+    from .topology import TopologyError, topology
+
+    problems = []
+    for name, config in configs.items():
+        try:
+            topology(config)
+        except TopologyError as exc:
+            problems.append(Problem(name, "release", str(exc)))
+    return sorted(problems)
+
+
 def _inventory_checks(hosts: list[tuple[str, Mapping[str, Any]]]) -> list[Problem]:
     """Checks across hosts: names that must be unique in the whole inventory."""
     problems = []

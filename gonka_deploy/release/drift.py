@@ -10,8 +10,8 @@ deploy (``--dry`` included). Each item is one line; no item, no output:
   reviewed (``template_defaults``), and a placeholder (``<FILLIN>``) written empty;
 - a port the release publishes on every interface that the toolkit binds to 127.0.0.1, other
   than the ones the operator docs say must never be public;
-- files of the host's clone that differ from the profile's stored copies (sha256), and a profile
-  that stores none (its files came from the repo cache).
+- files of the host's clone that differ from the copies render used (the profile's stored ones
+  or the cache's; sha256), and a profile that stores none (its files came from the repo cache).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Inputs:
     placeholders: dict[str, str]           # template placeholders written empty
     reviewed: list[str]                    # the profile's template_defaults
     closed: list[Port]                     # published publicly by the release, bound to loopback
-    stored_sums: dict[str, str]            # repo path -> sha256 the profile stores
+    stored_sums: dict[str, str]            # repo path -> sha256 of the copies render used
     clone_sums: dict[str, str] | None      # repo path -> sha256 on the host (None: not read)
 
 
@@ -76,6 +76,6 @@ def report(i: Inputs) -> list[str]:
             if found is None:
                 out.append(f"files: {rel} is missing from the host's clone")
             elif found != digest:
-                out.append(f"files: {rel} on the host has sha256 {found[:12]}…, the profile's "
+                out.append(f"files: {rel} on the host has sha256 {found[:12]}…, the release's "
                            f"copy {digest[:12]}…")
     return out

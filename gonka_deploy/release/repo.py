@@ -57,10 +57,19 @@ def release_files(profile: ReleaseProfile, ref: str, repo_url: str) -> ReleaseFi
     return cached_files(commit, repo_url, f"release {profile.name} {why}")
 
 
+_FAILED: dict[tuple[str, str], str] = {}  # one try per commit and URL in a run
+
+
 def cached_files(commit: str, repo_url: str, why: str) -> ReleaseFiles:
     folder = cache_root() / commit
     if not folder.is_dir():
-        fetch(commit, repo_url, folder, why)
+        if (commit, repo_url) in _FAILED:
+            raise ReleaseError(_FAILED[commit, repo_url])
+        try:
+            fetch(commit, repo_url, folder, why)
+        except ReleaseError as exc:
+            _FAILED[commit, repo_url] = str(exc)
+            raise
     files = {}
     for path in sorted((folder / JOIN).rglob("*")):
         if path.is_file():
@@ -81,12 +90,19 @@ def _git(args: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess:
             return proc
         err = proc.stderr.decode(errors="replace").strip()
         if attempt < len(RETRIES) and TRANSIENT.search(err):
-            log.warning(f"{what}: {err.splitlines()[-1]}; retrying in {RETRIES[attempt]:.0f} s "
+            log.warning(f"{what}: {_cause(err)}; retrying in {RETRIES[attempt]:.0f} s "
                         f"(try {attempt + 2} of {len(RETRIES) + 1})")
             time.sleep(RETRIES[attempt])
             continue
-        raise ReleaseError(f"{what} failed: {err.splitlines()[-1] if err else proc.returncode}")
+        raise ReleaseError(f"{what} failed: {_cause(err) or f'exit {proc.returncode}'}")
     raise AssertionError("unreachable")
+
+
+def _cause(stderr: str) -> str:
+    """git's own reason: its first fatal/error line, else its last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    named = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (named or lines or [""])[0] if named else (lines[-1] if lines else "")
 
 
 def resolve_ref(repo_url: str, ref: str, release: str) -> str:
