@@ -46,8 +46,8 @@ class Inputs:
 def report(i: Inputs) -> list[str]:
     out = []
     if not i.stores_files:
-        out.append(f"files: release {i.release} stores no upstream files; deploy/join at "
-                   f"{i.commit[:12]} comes from {i.files_source}")
+        out.append(f"files: release {i.release} stores no upstream files for {i.commit[:12]}; "
+                   f"deploy/join comes from {i.files_source}")
     for service, image in sorted(i.compose_images.items()):
         if service not in i.images:
             out.append(f"image: service {service} has no image in the profile; the compose's "

@@ -53,6 +53,9 @@ def host_entry(host, key: str, sim: dict | None = None, model: str = DEFAULT_MOD
 def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: str | None) -> dict:
     rpc = f"http://{gateway}:18000/chain-rpc/"
     return {
+        # The shipped v0.2.13 profile gives the stand-in repo's images; its files are read at
+        # the stand-in's own commit (gonka_ref below), through the repo cache.
+        "release": "v0.2.13",
         "gonka_repo_url": f"git://{gateway}/gonka.git",
         "gonka_ref": gonka_ref,
         "seed_api_url": f"http://{gateway}:18000",

@@ -205,8 +205,8 @@ def test_a_profile_without_files_fetches_them_once_into_a_read_only_cache(extra_
     compose = folder / "deploy/join/docker-compose.yml"
     assert stat.S_IMODE(compose.stat().st_mode) == 0o444
     assert stat.S_IMODE(compose.parent.stat().st_mode) == 0o555
-    assert any(i.startswith("files: release nofiles stores no upstream files; deploy/join at "
-                            f"{commit[:12]} comes from cache") for i in drift_report(c))
+    expected = f"files: release nofiles stores no upstream files for {commit[:12]}; deploy/join"
+    assert any(i.startswith(f"{expected} comes from cache") for i in drift_report(c))
     shutil.rmtree(work)  # the cache alone serves the next run
     from gonka_deploy import topology as module
 
@@ -230,6 +230,8 @@ def test_a_host_pinning_another_ref_reads_that_commit_not_the_stored_files(extra
     c = host_config(release="v0.2.14", gonka_ref=commit, gonka_repo_url=f"file://{work}")
     topo = topology(c)
     assert topo.files.commit == commit and topo.files.source.startswith("cache ")
+    assert drift_report(c)[0].startswith(f"files: release v0.2.14 stores no upstream files for "
+                                         f"{commit[:12]}; deploy/join comes from cache ")
 
 
 # ---------------------------------------------------------------- drift and merge errors
