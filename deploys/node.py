@@ -19,9 +19,9 @@ from roles.stack import full_stack
 from roles.verify import verification
 
 config = host_config()
+release_check(config)                    # the release and its drift, before anything else
 node_id = identity(config.key_name)["node_id"]
 
-release_check(config)                    # the release and its drift, before any command
 server(config, node_id)                  # 1: admin keys, preflight, data disk, monitoring
 repo_and_models(config)                  # 2: gonka repo, model downloads (not waited for)
 configuration(config)                    # 3: config.env, .env, node-config.json, nginx, override

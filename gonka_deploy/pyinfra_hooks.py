@@ -18,7 +18,7 @@ from pyinfra_cli.exceptions import CliError
 from .report import render_report
 from .schema import HostConfig
 from .state import append_audit, atomic_write, identity, node_dir
-from .validate import format_problems, topology_problems, validate_hosts
+from .validate import format_problems, validate_hosts
 
 _ATTR = "_gonka_configs"
 
@@ -39,8 +39,6 @@ def validate_state(state) -> dict[str, HostConfig]:
         return configs
     hosts = [(host.name, host.data.dict()) for host in state.inventory]
     configs, problems = validate_hosts(hosts)
-    if not problems:  # the release's files merged with each override: before any connection
-        problems = topology_problems(configs)
     if problems:
         raise InventoryRejected("\n" + format_problems(problems, len(hosts)))
     setattr(state, _ATTR, configs)
@@ -119,6 +117,21 @@ def install() -> None:
 
     run_state.init = init
     run_state._gonka_hooked = True
+
+
+def host_topology(config: HostConfig, host=None):
+    """The host's release topology (:mod:`.topology`). A release whose files cannot be had or
+    do not merge stops the run, naming the host and the file: deploy code runs for every host
+    before any operation executes, so nothing has been touched (GOTCHAS #14)."""
+    from pyinfra import host as current_host
+
+    from .topology import TopologyError, topology
+
+    try:
+        return topology(config)
+    except TopologyError as exc:  # SystemExit: pyinfra stops the whole run without a traceback
+        name = (host or current_host).name
+        raise SystemExit(f"{name}: release: {exc}") from None
 
 
 def host_config(host=None) -> HostConfig:

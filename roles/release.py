@@ -6,14 +6,16 @@ from __future__ import annotations
 from pyinfra import host, logger
 
 from gonka_deploy.facts.release import CloneFiles
+from gonka_deploy.pyinfra_hooks import host_topology
 from gonka_deploy.schema import HostConfig
-from gonka_deploy.topology import checked_files, drift_report, topology
+from gonka_deploy.topology import checked_files, drift_report
 
 
 def release_check(config: HostConfig) -> list[str]:
     """Print the host's drift; the clone's files are compared once it is at the pinned commit
-    (a clone that phase 2 is about to move is compared on the next run)."""
-    topo = topology(config)
+    (a clone that phase 2 is about to move is compared on the next run). A release that cannot
+    give the host a topology stops the run here, before any command."""
+    topo = host_topology(config)
     clone = host.get_fact(CloneFiles, path=config.gonka_path, files=sorted(checked_files(config)))
     sums = clone["sha256"] if clone and clone["head"] == topo.files.commit else None
     items = drift_report(config, sums)
