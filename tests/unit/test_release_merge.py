@@ -119,3 +119,19 @@ def test_base_mlnode_leaves_up_once_its_version_is_gone():
     services = topology(upgraded).merged["services"]
     assert services["mlnode-308"]["profiles"] == ["retired"]
     assert services["mlnode-309"]["image"] == "ghcr.io/gonka-ai/mlnode:3.0.16"
+
+
+def test_a_merge_is_kept_by_its_inputs_and_not_redone(tmp_path, monkeypatch):
+    from gonka_deploy.release import compose
+
+    monkeypatch.setenv("GONKA_CACHE_DIR", str(tmp_path))
+    profile = load_profile(RELEASE)
+    calls = []
+    real = compose._merge
+    monkeypatch.setattr(compose, "_merge", lambda *a: calls.append(a) or real(*a))
+    first = merged_model(profile.stored_files(), profile.compose_files, {"API_PORT": "8000"})
+    again = merged_model(profile.stored_files(), profile.compose_files, {"API_PORT": "8000"})
+    other = merged_model(profile.stored_files(), profile.compose_files, {"API_PORT": "8001"})
+    assert first == again and len(calls) == 2
+    assert [p["published"] for p in other["services"]["proxy"]["ports"]] == ["8001", "8443"]
+    assert len(list((tmp_path / "compose").glob("*.json"))) == 2
