@@ -12,12 +12,14 @@ from gonka_deploy.state import identity
 from roles.chain import chain_tuning
 from roles.configuration import configuration
 from roles.network import network_node
+from roles.release import release_check
 from roles.repo import repo_and_models
 from roles.server import server
 from roles.stack import full_stack
 from roles.verify import verification
 
 config = host_config()
+release_check(config)                    # the release and its drift, before anything else
 node_id = identity(config.key_name).node_id
 
 server(config, node_id)                  # 1: admin keys, preflight, data disk, monitoring

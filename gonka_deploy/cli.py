@@ -1,7 +1,10 @@
 """``gonka-deploy``: operator commands that need no SSH.
 
     gonka-deploy validate INVENTORY              every problem of every host, exit 1; or a summary
-    gonka-deploy render INVENTORY --out DIR      each host's files as they would be uploaded
+    gonka-deploy render INVENTORY --out DIR [--release NAME]
+                                                 each host's files as they would be uploaded, and
+                                                 its drift (for another release: no file edited)
+    gonka-deploy releases [-v]                   the release profiles (and what is unverified)
     gonka-deploy inventory-docs [--check]        regenerate the README's inventory reference
     gonka-deploy prometheus-targets INVENTORY    file_sd targets of every host's Prometheus
 """
@@ -13,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from .validate import format_problems, load_inventory, validate_hosts
+from .validate import format_problems, load_inventory, topology_problems, validate_hosts
 
 
 def _load(args) -> tuple[list, dict, list]:
@@ -24,6 +27,8 @@ def _load(args) -> tuple[list, dict, list]:
     if not hosts:
         raise SystemExit(f"gonka-deploy: no hosts in {args.inventory}"
                          + (f" matching --limit {' '.join(args.limit)}" if args.limit else ""))
+    if getattr(args, "release", None):  # review another release: as if group data named it
+        hosts = [(name, {**data, "release": args.release}) for name, data in hosts]
     configs, problems = validate_hosts(hosts)
     return hosts, configs, problems
 
@@ -41,8 +46,11 @@ def cmd_validate(args) -> int:
 
 def cmd_render(args) -> int:
     from .render import render_host
+    from .topology import drift_report, topology
 
     hosts, configs, problems = _load(args)
+    if not problems:
+        problems = topology_problems(configs)
     if problems:
         print(format_problems(problems, len(hosts)), file=sys.stderr)
         return 1
@@ -50,16 +58,47 @@ def cmd_render(args) -> int:
     for name, config in configs.items():
         target = out / name
         target.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for rendered in render_host(config).values():
+        rendered_files = render_host(config)
+        for rendered in rendered_files.values():
             path = target / rendered.name
             # Create with the final mode so a secret is never readable by others, even briefly.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, rendered.mode)
             os.fchmod(fd, rendered.mode)
             with os.fdopen(fd, "w") as handle:
                 handle.write(rendered.content)
-        print(f"{name}: {len(render_host(config))} files in {target} "
-              f"(to be uploaded to {config.join_dir})")
+        topo = topology(config)
+        print(f"{name}: {len(rendered_files)} files in {target} (to be uploaded to "
+              f"{config.join_dir}); release {config.release} at {topo.files.commit[:12]}")
+        for item in drift_report(config):
+            print(f"{name}:   drift: {item}")
     return 0
+
+
+def cmd_releases(args) -> int:
+    from .release.profiles import DEFAULT_RELEASE, ReleaseError, known_names, load_profile
+
+    rows, failed = [], []
+    for name in known_names():
+        try:
+            profile = load_profile(name)
+        except ReleaseError as exc:
+            failed.append(str(exc))
+            continue
+        rows.append((profile, name == DEFAULT_RELEASE))
+    print(f"{'release':16} {'date':10}  {'gonka_ref':12}  {'default':7}  {'unverified':10}  "
+          "upstream files")
+    for profile, default in rows:
+        files = (f"stored ({len(profile.upstream_files)})" if profile.stores_files
+                 else "not stored: fetched from gonka_repo_url into the cache")
+        print(f"{profile.name:16} {profile.date:10}  {profile.gonka_ref[:12]:12}  "
+              f"{'yes' if default else '':7}  {len(profile.unverified):<10}  {files}")
+        if args.verbose:
+            print(f"  {profile.path}")
+            for line in profile.unverified:
+                print(f"    UNVERIFIED {line}")
+    for message in failed:
+        print(f"gonka-deploy: {message}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_inventory_docs(args) -> int:
@@ -109,7 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("inventory")
     render.add_argument("--out", required=True)
     render.add_argument("--limit", action="append", help="host name or glob (repeatable)")
+    render.add_argument("--release", help="render for this release profile instead of the one "
+                        "group data names (nothing is edited)")
     render.set_defaults(func=cmd_render)
+
+    releases = sub.add_parser("releases", help="list the release profiles")
+    releases.add_argument("-v", "--verbose", action="store_true",
+                          help="also each profile's path and unverified values")
+    releases.set_defaults(func=cmd_releases)
 
     docs = sub.add_parser("inventory-docs", help="regenerate the README inventory reference")
     docs.add_argument("--readme", default="README.md")

@@ -21,6 +21,8 @@ HOST_KEYS = ("key_name", "public_host", "api_port", "api_ssl_port", "p2p_port", 
 
 
 def _default(field) -> str:
+    if field.json_schema_extra == {"from_release": True}:
+        return "*release*"
     if field.is_required():
         return "**required**"
     if field.default_factory is not None:
@@ -62,6 +64,8 @@ def reference() -> str:
         lines.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | "
                      f"{field.description or ''} |")
     lines += ["", "### Group data (usually `group_data/all.py`)", "",
+              "*release*: the release profile named by `release` gives the default "
+              "(`gonka-deploy releases`); group or host data may still set it.", "",
               "| key | type | default | meaning |", "|---|---|---|---|"]
     for name, field in fields.items():
         if name not in HOST_KEYS:
@@ -70,7 +74,7 @@ def reference() -> str:
     for title, model in (("`gpu`", schema.Gpu), ("each of `mlnodes`", schema.MLNode),
                          ("each of `mlnode_versions`", schema.MLNodeVersion),
                          ("each of `model_catalog`", schema.CatalogModel),
-                         ("`images`", schema.Images), ("`pruning`", schema.Pruning),
+                         ("`pruning`", schema.Pruning),
                          ("`monitoring`", schema.Monitoring)):
         lines += ["", f"#### {title}", "", "| key | type | default | meaning |",
                   "|---|---|---|---|", *_rows(model)]

@@ -113,6 +113,21 @@ def install() -> None:
     run_state._gonka_hooked = True
 
 
+def host_topology(config: HostConfig, host=None):
+    """The host's release topology (:mod:`.topology`). A release whose files cannot be had or
+    do not merge stops the run, naming the host and the file: deploy code runs for every host
+    before any operation executes, so nothing has been touched (GOTCHAS #14)."""
+    from pyinfra import host as current_host
+
+    from .topology import TopologyError, topology
+
+    try:
+        return topology(config)
+    except TopologyError as exc:  # SystemExit: pyinfra stops the whole run without a traceback
+        name = (host or current_host).name
+        raise SystemExit(f"{name}: release: {exc}") from None
+
+
 def host_config(host=None) -> HostConfig:
     """The validated config of the current (or given) host."""
     from pyinfra import host as current_host, state

@@ -1,7 +1,9 @@
 """Render a host's deploy/join files from its validated :class:`HostConfig`.
 
-Templates live in the repo's ``templates/`` (Jinja2, StrictUndefined). Only validated data goes in;
-the keyring password enters as one explicit variable so that callers know which files carry it.
+config.env comes from the pinned ref's own template and the override from the release's merged
+compose model (:mod:`.topology`); the rest from the repo's ``templates/`` (Jinja2,
+StrictUndefined). Only validated data goes in; the keyring password enters as one explicit
+argument so that callers know which files carry it.
 """
 
 from __future__ import annotations
@@ -101,10 +103,14 @@ ENV = _environment()
 
 
 def node_config(config: HostConfig) -> list[dict]:
-    """The node-config.json array: governance args, then the GPU preset, then the node's args."""
+    """The node-config.json array: governance args, then the GPU preset, then the node's args.
+    A local ML node on an extra MLNode service is reached through that service's port pair."""
     catalog = config.catalog
+    pairs = {node_id: (svc.poc_port, svc.inference_port)
+             for svc in config.mlnode_services for node_id in svc.nodes}
     nodes = []
     for node in config.mlnodes:
+        poc_port, inference_port = pairs.get(node.id, (node.poc_port, node.inference_port))
         models = {}
         for model in node.models:
             presets = config.gpu_presets.get(model, {})
@@ -113,8 +119,8 @@ def node_config(config: HostConfig) -> list[dict]:
         nodes.append({
             "id": node.id,
             "host": node.host,
-            "inference_port": node.inference_port,
-            "poc_port": node.poc_port,
+            "inference_port": inference_port,
+            "poc_port": poc_port,
             "max_concurrent": node.max_concurrent,
             "models": models,
         })
@@ -122,15 +128,22 @@ def node_config(config: HostConfig) -> list[dict]:
 
 
 def render_nginx(config: HostConfig, resolve: bool = True) -> str:
-    """nginx.conf; ``resolve=False`` is for nginx < 1.27.3 (tests on Debian 12's 1.22)."""
+    """nginx.conf; ``resolve=False`` is for nginx < 1.27.3 (tests on Debian 12's 1.22).
+    Extra MLNode services (ML nodes that need another image) get their own port pair, where the
+    current version's segment and ``/`` go to them."""
+    extras = [{"service": s.service, "upstream": "mlnode_" + s.service.replace("-", "_"),
+               "ports": (s.poc_port, s.inference_port)} for s in config.mlnode_services[1:]]
     return ENV.get_template("nginx.conf.j2").render(
-        versions=config.mlnode_versions, current=config.current_version, resolve=resolve)
+        versions=config.mlnode_versions, current=config.current_version, resolve=resolve,
+        primary=config.mlnode_services[0].service, extras=extras)
 
 
 def render_host(config: HostConfig) -> dict[str, RenderedFile]:
+    from .topology import TEMPLATE, config_env as render_config_env, topology
+
     password = config.keyring_password.get_secret_value()
-    config_env = ENV.get_template("config.env.j2").render(c=config, keyring_password=password)
-    services = {v.service for v in config.mlnode_versions}
+    topo = topology(config)
+    config_env, _ = render_config_env(config, topo.files.text(TEMPLATE), password)
     files = [
         RenderedFile("config.env", config_env, 0o600, True),
         RenderedFile(".env", ENV.get_template("dotenv.j2").render(
@@ -138,11 +151,7 @@ def render_host(config: HostConfig) -> dict[str, RenderedFile]:
         RenderedFile("node-config.json", ENV.get_template("node-config.json.j2").render(
             nodes=node_config(config)), 0o644, False),
         RenderedFile("nginx.conf", render_nginx(config), 0o644, False),
-        RenderedFile("docker-compose.override.yml",
-                     ENV.get_template("docker-compose.override.yml.j2").render(
-                         c=config, versions=config.mlnode_versions,
-                         base_retired=config.mlnode_base_service not in services),
-                     0o644, False),
+        RenderedFile("docker-compose.override.yml", topo.override, 0o644, False),
     ]
     return {f.name: f for f in files}
 

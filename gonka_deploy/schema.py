@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -26,13 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from .release.images import IMAGE_RE, MLNodeTag, choose_image, comparable, slug
+from .release.profiles import DEFAULT_RELEASE
+
 KEY_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
-IMAGE_RE = re.compile(
-    r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
 )
 VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -42,6 +42,7 @@ SSH_KEY_RE = re.compile(
     r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$"
 )
 RETENTION_RE = re.compile(r"^\d+(ms|s|m|h|d|w|y)$")
+PUBLIC_PORT_RE = re.compile(r"^\d{1,5}(/(tcp|udp))?$")
 PLACEHOLDERS = ("<fillin>", "changeme", "change-me", "placeholder", "password", "secret")
 
 # pyinfra's own host data: connector settings and global-argument defaults. Anything else that is
@@ -117,6 +118,24 @@ GitUrl = Annotated[str, AfterValidator(_check_git_url)]
 Image = Annotated[str, AfterValidator(_check_image)]
 AbsPath = Annotated[str, AfterValidator(_check_abs_path)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+# Keys a release profile fills in (group and host data may still set them): the docs say so.
+FROM_RELEASE = {"from_release": True}
+
+
+def _check_mlnode_image(value: str) -> str:
+    _check_image(value)
+    if not comparable(value):
+        raise ValueError(f"{value!r}: the tag is not an MLNode tag like 3.0.16 or 3.0.14-post2")
+    return value
+
+
+def _service_keys(value):
+    # Compose service names use `-`; `proxy_ssl` (the old key) names `proxy-ssl`.
+    return {str(k).replace("_", "-"): v for k, v in value.items()} if isinstance(value, dict) \
+        else value
+
+
+MLNodeImage = Annotated[str, AfterValidator(_check_mlnode_image)]
 
 
 class Strict(BaseModel):
@@ -146,8 +165,17 @@ class MLNode(Strict):
     preset: str | None = Field(None, description="name of a gpu_presets entry (e.g. `H100x4`); "
                                "default: the preset matching `gpu`, if any")
     host: HostName = Field("inference", description="host of the ML proxy as the api sees it")
-    inference_port: Port = Field(5000, description="port of the ML proxy's inference server")
-    poc_port: Port = Field(8080, description="port of the ML proxy's management server")
+    inference_port: Port = Field(5000, description="port of the ML proxy's inference server "
+                                 "(set by the toolkit for a node on an extra MLNode service)")
+    poc_port: Port = Field(8080, description="port of the ML proxy's management server (set by "
+                           "the toolkit for a node on an extra MLNode service)")
+    image: Image | None = Field(None, description="MLNode image of this node; default: the "
+                                "newest `min_mlnode_image` of its models, at least the release's")
+
+    @property
+    def local(self) -> bool:
+        """Served by this host's MLNode containers (through the `inference` proxy)."""
+        return self.host == "inference"
 
 
 class MLNodeVersion(Strict):
@@ -178,6 +206,10 @@ class CatalogModel(Strict):
     args: list[str] = Field(default_factory=list, description="governance vLLM args")
     min_vram_gb: int = Field(gt=0, description="total VRAM one ML node needs for this model")
     throughput_per_nonce: float | None = Field(None, description="informational")
+    poc: bool | None = Field(None, description="a PoC model (true) or inference only (false); "
+                             "`null`: not known")
+    min_mlnode_image: MLNodeImage | None = Field(None, description="oldest MLNode image that "
+                                                 "serves the model (ML nodes run at least it)")
 
     @field_validator("hf_commit")
     @classmethod
@@ -213,18 +245,14 @@ class Monitoring(Strict):
                                      "(dcgm-exporter), scraped when set")
 
 
-class Images(Strict):
-    """Image per service of the release compose files (tag, optionally ``@sha256:`` digest)."""
+class MLNodeService(Strict):
+    """One MLNode compose service of the host and the ML proxy ports that reach it."""
 
-    tmkms: Image
-    node: Image
-    api: Image
-    proxy: Image
-    proxy_ssl: Image | None = None
-    versiond: Image | None = None
-    bridge: Image | None = None
-    explorer: Image | None = None
-    inference: Image = "nginx:1.28.0"
+    service: str
+    image: str
+    poc_port: int
+    inference_port: int
+    nodes: list[str]
 
 
 def _check_password(secret: SecretStr) -> SecretStr:
@@ -266,26 +294,46 @@ class HostConfig(Strict):
     location: str = Field("", description="node identity metadata (reports, metric labels)")
     tags: list[str] = Field(default_factory=list, description="node identity metadata")
 
-    # --- release and network (group data) ---
-    release: str = Field(description="name of the release profile the group data comes from")
-    gonka_repo_url: GitUrl = Field(description="where to clone the gonka repo from")
-    gonka_ref: str = Field(min_length=1, description="pinned branch, tag or commit")
-    chain_id: str = Field("gonka-mainnet", pattern=r"^[a-z0-9-]+$", description="chain id")
-    seed_api_url: HttpUrl = Field(description="seed api (`SEED_API_URL`)")
-    seed_node_rpc_url: HttpUrl = Field(description="seed chain RPC (`SEED_NODE_RPC_URL`)")
-    seed_node_p2p_url: TcpUrl = Field(description="seed P2P address (`SEED_NODE_P2P_URL`)")
+    # --- release and network (group data; the release profile gives the defaults) ---
+    release: str = Field(DEFAULT_RELEASE, description="release profile (`releases/<name>.py`, "
+                         "`gonka-deploy releases`); it gives every key marked *release*")
+    gonka_repo_url: GitUrl = Field(description="where to clone the gonka repo from",
+                                   json_schema_extra=FROM_RELEASE)
+    gonka_ref: str = Field(min_length=1, description="pinned branch, tag or commit",
+                           json_schema_extra=FROM_RELEASE)
+    chain_id: str = Field("gonka-mainnet", pattern=r"^[a-z0-9-]+$", description="chain id",
+                          json_schema_extra=FROM_RELEASE)
+    seed_api_url: HttpUrl = Field(description="seed api (`SEED_API_URL`)",
+                                  json_schema_extra=FROM_RELEASE)
+    seed_node_rpc_url: HttpUrl = Field(description="seed chain RPC (`SEED_NODE_RPC_URL`)",
+                                       json_schema_extra=FROM_RELEASE)
+    seed_node_p2p_url: TcpUrl = Field(description="seed P2P address (`SEED_NODE_P2P_URL`)",
+                                      json_schema_extra=FROM_RELEASE)
     rpc_servers: list[HttpUrl] = Field(min_length=2, max_length=2,
-                                       description="state-sync RPC servers (`RPC_SERVER_URL_1/2`)")
-    images: Images = Field(description="image per service")
+                                       description="state-sync RPC servers (`RPC_SERVER_URL_1/2`)",
+                                       json_schema_extra=FROM_RELEASE)
+    images: Annotated[dict[str, Image], BeforeValidator(_service_keys)] = Field(
+        description="image per compose service (any service the release's compose defines); "
+        "merged per service over the release's", json_schema_extra=FROM_RELEASE)
+    public_ports: list[int | str] = Field(
+        default_factory=list, description="published ports allowed on every interface besides "
+        "p2p, api and api-ssl: `30303` (tcp and udp) or `\"30303/udp\"`; every other published "
+        "port is bound to 127.0.0.1")
     mlnode_versions: list[MLNodeVersion] = Field(min_length=1, description="URL segments nginx "
-                                                 "routes to MLNode containers; one `current`")
+                                                 "routes to MLNode containers; one `current`, "
+                                                 "whose image is the default MLNode image",
+                                                 json_schema_extra=FROM_RELEASE)
     mlnode_base_service: str = Field("mlnode-308", description="MLNode service name in the "
-                                     "release's docker-compose.mlnode.yml")
-    model_catalog: dict[str, CatalogModel] = Field(description="governance models by id")
+                                     "release's docker-compose.mlnode.yml",
+                                     json_schema_extra=FROM_RELEASE)
+    model_catalog: dict[str, CatalogModel] = Field(description="governance models by id; "
+                                                   "merged per model over the release's",
+                                                   json_schema_extra=FROM_RELEASE)
     model_catalog_extra: dict[str, CatalogModel] = Field(default_factory=dict, description="extra "
                                                          "models merged into model_catalog")
     gpu_presets: dict[str, dict[str, list[str]]] = Field(
-        default_factory=dict, description="per model, per `<gpu model>x<count>` vLLM args")
+        default_factory=dict, description="per model, per `<gpu model>x<count>` vLLM args; "
+        "merged per model over the release's", json_schema_extra=FROM_RELEASE)
     persistent_peers: list[str] = Field(default_factory=list, description="`id@host:port` peers "
                                         "written into config.toml")
     seeds: list[str] = Field(default_factory=list,
@@ -359,6 +407,15 @@ class HostConfig(Strict):
                 raise ValueError(f"{key[:40]!r}... is not an OpenSSH public key line")
         return [key.strip() for key in values]
 
+    @field_validator("public_ports")
+    @classmethod
+    def _public_ports(cls, values: list[int | str]) -> list[int | str]:
+        for value in values:
+            text = str(value)
+            if not PUBLIC_PORT_RE.match(text) or not 1 <= int(text.split("/")[0]) <= 65535:
+                raise ValueError(f"{value!r} is not a port like 30303 or '30303/udp'")
+        return values
+
     @field_validator("mlnode_versions")
     @classmethod
     def _one_current(cls, values: list[MLNodeVersion]) -> list[MLNodeVersion]:
@@ -397,6 +454,11 @@ class HostConfig(Strict):
                 if node.preset and node.preset not in presets.get(model, {}):
                     problems.append(f"mlnodes[{index}].preset: no preset {node.preset!r} for "
                                     f"{model} in gpu_presets")
+                need_image = catalog[model].min_mlnode_image
+                if node.image and need_image and comparable(node.image) and \
+                        MLNodeTag.of_image(node.image) < MLNodeTag.of_image(need_image):
+                    problems.append(f"mlnodes[{index}].image: {node.image} is older than "
+                                    f"{need_image}, the oldest MLNode image that serves {model}")
         if problems:
             raise ValueError("\n".join(problems))
         return nodes
@@ -407,6 +469,28 @@ class HostConfig(Strict):
         if len(set(ports)) != len(ports):
             raise ValueError(f"api_port: api_port, api_ssl_port and p2p_port must differ "
                              f"(got {ports})")
+        return self
+
+    @model_validator(mode="after")
+    def _mlnode_services(self) -> HostConfig:
+        services = self.mlnode_services
+        if len(services) > 1 and len(self.mlnode_versions) > 1:
+            raise ValueError("mlnodes: ML nodes that need different MLNode images ("
+                             + ", ".join(s.image for s in services) + ") and a side-by-side "
+                             "version upgrade (mlnode_versions) on one host are not supported")
+        problems = []
+        for index, node in enumerate(self.mlnodes):
+            service = next((s for s in services if node.id in s.nodes), None)
+            if service is None or service is services[0]:
+                continue
+            for field in ("poc_port", "inference_port"):
+                if field in node.model_fields_set and getattr(node, field) != getattr(service,
+                                                                                      field):
+                    problems.append(f"mlnodes[{index}].{field}: this node runs on "
+                                    f"{service.service} ({service.image}), reached through the "
+                                    f"ML proxy's port {getattr(service, field)}; leave it unset")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # --- derived values ---
@@ -441,6 +525,39 @@ class HostConfig(Strict):
     @property
     def gpu_key(self) -> str:
         return f"{self.gpu.model}x{self.gpu.count}"
+
+    def mlnode_image(self, node: MLNode) -> str:
+        """The MLNode image ``node`` runs (see :func:`release.images.choose_image`)."""
+        catalog = self.catalog
+        minimums = [catalog[m].min_mlnode_image for m in node.models
+                    if m in catalog and catalog[m].min_mlnode_image]
+        return choose_image(self.current_version.image, node.image, minimums)
+
+    @property
+    def mlnode_services(self) -> list[MLNodeService]:
+        """One MLNode service per image the local ML nodes need, in the order of mlnodes: the
+        current version's service for the first, ``<that>-<tag>`` for the others. Each extra
+        service gets its own ML proxy port pair (8081/5001, 8082/5002, …)."""
+        primary = self.current_version.service
+        out: list[MLNodeService] = []
+        for node in self.mlnodes:
+            if not node.local:
+                continue
+            image = self.mlnode_image(node)
+            found = next((s for s in out if s.image == image), None)
+            if found is None:
+                k = len(out)
+                name = primary if k == 0 else f"{primary}-{slug(image)}"
+                if any(s.service == name for s in out):
+                    name = f"{name}-{k}"
+                found = MLNodeService(service=name, image=image, poc_port=8080 + k,
+                                      inference_port=5000 + k, nodes=[])
+                out.append(found)
+            found.nodes.append(node.id)
+        if not out:  # only remote ML nodes: the current version still runs (as before)
+            out.append(MLNodeService(service=primary, image=self.current_version.image,
+                                     poc_port=8080, inference_port=5000, nodes=[]))
+        return out
 
 
 def _url_host(host: str) -> str:

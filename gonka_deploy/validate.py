@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from .schema import HostConfig, unknown_keys
+from .release.profiles import DEFAULT_RELEASE, ReleaseError, load_profile, with_profile
+from .schema import FROM_RELEASE, HostConfig, unknown_keys
 from .secrets import SecretError, missing_message, resolve_keyring_password, sources_hint
 
 SECRET_FIELDS = {"keyring_password"}
@@ -88,11 +89,28 @@ def _from_validation_error(host: str, exc: ValidationError) -> list[Problem]:
     return problems
 
 
+def from_release() -> set[str]:
+    return {name for name, field in HostConfig.model_fields.items()
+            if field.json_schema_extra == FROM_RELEASE}
+
+
+def host_values(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The schema's keys of a host's data over its release profile; and the profile's error."""
+    values = {k: v for k, v in data.items() if k in HostConfig.model_fields}
+    try:
+        profile = load_profile(str(values.get("release", DEFAULT_RELEASE)))
+    except ReleaseError as exc:
+        return values, str(exc)
+    return with_profile(profile, values), None
+
+
 def validate_host(name: str, data: Mapping[str, Any],
                   environ: Mapping[str, str] | None = None
                   ) -> tuple[HostConfig | None, list[Problem]]:
     problems: list[Problem] = []
-    values = {k: v for k, v in data.items() if k in HostConfig.model_fields}
+    values, release_error = host_values(data)
+    if release_error:
+        problems.append(Problem(name, "release", release_error))
     for key in unknown_keys(data):
         close = difflib.get_close_matches(key, HostConfig.model_fields, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -117,8 +135,10 @@ def validate_host(name: str, data: Mapping[str, Any],
         config = HostConfig.model_validate(values)
     except ValidationError as exc:
         found = _from_validation_error(name, exc)
-        # The secret's absence is already reported with its sources above.
-        problems += [p for p in found if not (p.field == "keyring_password"
+        # The secret's absence is already reported with its sources above, and what an unknown
+        # release would have given with that release.
+        hidden = {"keyring_password"} | (from_release() if release_error else set())
+        problems += [p for p in found if not (p.field in hidden
                                               and p.message == "missing (required)")]
         return None, problems
     return (config if not problems else None), problems
@@ -137,6 +157,21 @@ def validate_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]],
             configs[name] = config
     problems += _inventory_checks(hosts)
     return configs, sorted(set(problems), key=lambda p: (p.host, p.field))
+
+
+def topology_problems(configs: Mapping[str, HostConfig]) -> list[Problem]:
+    """Each host's release topology (its files, the merge with our override): a problem per
+    host that cannot have one, naming the file and the cause. Fetches a profile's files into
+    the repo cache when it stores none."""
+    from .topology import TopologyError, topology
+
+    problems = []
+    for name, config in configs.items():
+        try:
+            topology(config)
+        except TopologyError as exc:
+            problems.append(Problem(name, "release", str(exc)))
+    return sorted(problems)
 
 
 def _inventory_checks(hosts: list[tuple[str, Mapping[str, Any]]]) -> list[Problem]:

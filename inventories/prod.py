@@ -47,4 +47,24 @@ gpu_hosts = [
             "tags": ["h200"],
         },
     ),
+    (
+        # GLM-5.3-Flash needs MLNode 3.1.0-vllm-0.28.0 (the release's default is 3.0.16): the
+        # profile's catalog says so, and this host's MLNode runs it.
+        "gpu-waw-03",
+        {
+            "ssh_hostname": "203.0.113.30",
+            "ssh_user": "ubuntu",
+            "_sudo": True,
+            "key_name": "waw-03",
+            "public_host": "203.0.113.30",
+            "account_pubkey": "A0SOqNXJ5q4I9T0gSg6hq4UCqKzmmbWU8Rz5Zq4sZ7Jb",
+            "data_disk": "/dev/nvme1n1",
+            "gpu": {"model": "B200", "count": 4, "vram_gb": 192},
+            "mlnodes": [
+                {"id": "node1", "models": ["zai-org/GLM-5.3-Flash"], "max_concurrent": 500},
+            ],
+            "location": "eu-waw",
+            "tags": ["b200"],
+        },
+    ),
 ]

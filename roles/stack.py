@@ -33,3 +33,7 @@ def full_stack(config: HostConfig):
                      what="ML proxy and MLNode", timeout=timeout)
     mlnodes.registered(name="ML nodes known to the api", admin_url=ADMIN,
                        nodes=node_config(config))
+    # A recreated MLNode (a new image: a release bump) is FAILED for the api until it answers
+    # again; wait for it (bounded) rather than fail verification on a node that is loading.
+    mlnodes.served(name="ML nodes served by the api", admin_url=ADMIN,
+                   ids=[node.id for node in config.mlnodes], timeout=config.wait_timeout_s)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyinfra.api import deploy
 
 from gonka_deploy.operations import compose, files, health, nginx, upgrade
+from gonka_deploy.pyinfra_hooks import host_topology
 from gonka_deploy.render import COMPOSE_FILES, render_host, render_nginx
 from gonka_deploy.schema import HostConfig, MLNodeVersion
 from gonka_deploy.state import UpgradeStage
@@ -31,6 +32,7 @@ def with_versions(config: HostConfig, versions: list[MLNodeVersion]) -> HostConf
 def converge(config: HostConfig, stage: str, pull: bool = False):
     """Make the host run ``config.mlnode_versions``: override, containers, nginx, health."""
     join, names = config.join_dir, list(COMPOSE_FILES)
+    host_topology(config)  # a release that does not merge stops the run before any command
     override = render_host(config)["docker-compose.override.yml"]
     files.rendered(name=f"{stage}: compose override", path=f"{join}/{override.name}",
                    content=override.content, mode=override.mode)

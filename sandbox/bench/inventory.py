@@ -50,13 +50,14 @@ def host_entry(host, key: str, sim: dict | None = None, model: str = DEFAULT_MOD
     })
 
 
-def standin_images(served: dict[str, str], group_data_file: Path | None = None) -> dict | None:
-    """The release's `images` with each digest pin re-pinned to the stand-in's own digest
-    (served: name:tag -> manifest digest, from the sandbox registry); None when nothing is
-    pinned by digest. A pull by digest is then real: dockerd checks the manifest's digest."""
+def standin_images(served: dict[str, str], release: str = "v0.2.13") -> dict | None:
+    """The release profile's `images` with each digest pin re-pinned to the stand-in's own
+    digest (served: name:tag -> manifest digest, from the sandbox registry); None when nothing
+    is pinned by digest. A pull by digest is then real: dockerd checks the manifest's digest.
+    The profile is read as the data file it is (releases/<name>.py), not imported."""
     import runpy
 
-    path = group_data_file or Path(__file__).resolve().parents[2] / "group_data" / "all.py"
+    path = Path(__file__).resolve().parents[2] / "releases" / f"{release}.py"
     try:
         images = dict(runpy.run_path(str(path)).get("images") or {})
     except (OSError, SyntaxError):
@@ -75,6 +76,9 @@ def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: st
     rpc = f"http://{gateway}:18000/chain-rpc/"
     extra = {"images": images} if images else {}
     return {**extra,
+        # The shipped v0.2.13 profile gives the stand-in repo's images; its files are read at
+        # the stand-in's own commit (gonka_ref below), through the repo cache.
+        "release": "v0.2.13",
         "gonka_repo_url": f"git://{gateway}/gonka.git",
         "gonka_ref": gonka_ref,
         "seed_api_url": f"http://{gateway}:18000",

@@ -1,8 +1,13 @@
 """The stand-in gonka repo's files, written as Python data for the tests.
 
-Same layout, service names, container names, variables, ports and volumes as the
-main-2026-06-19 `deploy/join` release (see ../shared/reference/gonka), trimmed to the
-services our stack uses. Rendered by a small YAML emitter so the text is stable.
+Two releases, one commit each (build.py): `v0.2.13` on `main`, with the layout, service names,
+container names, variables, ports and volumes of the main-2026-06-19 `deploy/join` release
+(see ../shared/reference/gonka), trimmed to the services our stack uses; and `v0.2.14` on
+branch `release/v0.2.14-sandbox`, shaped like upstream's v0.2.14+ changes: bumped images, a new
+template variable (BEACON_STATE_URL), a newly published port (the bridge's 30303/tcp) and a new
+service (`versiond-router`, which runs the versiond image: every sandbox engine can run it).
+:func:`all_images` lists every image the stand-in releases name. Rendered by a small YAML
+emitter so the text is stable.
 """
 
 from __future__ import annotations
@@ -12,13 +17,24 @@ import json
 IMAGE_TAG = "0.2.13"
 MLNODE_IMAGE = "ghcr.io/gonka-ai/mlnode:3.0.13"
 NGINX_IMAGE = "nginx:1.28.0"
+BRIDGE_IMAGE = ("ghcr.io/product-science/bridge:0.2.5-post5@sha256:"
+                "8d2f217115c65b27fcb6fe1497471c30891534f18685bd3007d168aa7f1a9371")
+# What each stand-in release changes, as upstream's releases did (shared/notes/RELEASES.md §2-4).
+RELEASES = {
+    "v0.2.13": {"tag": "0.2.13", "mlnode": MLNODE_IMAGE, "bridge": BRIDGE_IMAGE,
+                "new_variables": [], "bridge_ports": [], "new_service": False},
+    "v0.2.14": {"tag": "0.2.14", "mlnode": "ghcr.io/gonka-ai/mlnode:3.0.14-post2",
+                "bridge": "ghcr.io/product-science/bridge:0.2.14-post3",
+                "new_variables": [("BEACON_STATE_URL", "https://mainnet.checkpoint.sigp.io/")],
+                "bridge_ports": ["${GETH_P2P_PORT:-30303}:30303"], "new_service": True},
+}
 MLNODE_SERVICE = "mlnode-308"
 MLNODE_UPSTREAM = "mlnode_v308"
 MLNODE_SEGMENT = "v3.0.8"
 
 
-def _img(name: str) -> str:
-    return f"ghcr.io/product-science/{name}:{IMAGE_TAG}"
+def _img(name: str, tag: str = IMAGE_TAG) -> str:
+    return f"ghcr.io/product-science/{name}:{tag}"
 
 
 CONFIG_ENV: list[tuple[str, str]] = [
@@ -47,8 +63,11 @@ CONFIG_ENV: list[tuple[str, str]] = [
 ]
 
 
-def config_env_template() -> str:
-    return "".join(f"export {k}={v}\n" for k, v in CONFIG_ENV)
+def config_env_template(release: str = "v0.2.13") -> str:
+    variables = list(CONFIG_ENV)
+    at = [k for k, _ in variables].index("SEED_NODE_P2P_URL") + 1  # where upstream added it
+    variables[at:at] = RELEASES[release]["new_variables"]
+    return "".join(f"export {k}={v}\n" for k, v in variables)
 
 
 NODE_ENV = [
@@ -103,8 +122,13 @@ PROXY_ENV = [
 ]
 
 
-def compose_main() -> dict:
-    return {"services": {
+def compose_main(release: str = "v0.2.13") -> dict:
+    spec = RELEASES[release]
+
+    def _img(name: str) -> str:
+        return f"ghcr.io/product-science/{name}:{spec['tag']}"
+
+    services = {
         "tmkms": {
             "image": _img("tmkms-softsign-with-keygen"),
             "container_name": "tmkms",
@@ -147,11 +171,11 @@ def compose_main() -> dict:
         },
         "bridge": {
             "container_name": "bridge",
-            "image": "ghcr.io/product-science/bridge:0.2.5-post5@sha256:"
-                     "8d2f217115c65b27fcb6fe1497471c30891534f18685bd3007d168aa7f1a9371",
+            "image": spec["bridge"],
             "restart": "unless-stopped",
             "environment": ["BRIDGE_POSTBLOCK=http://api:9200/admin/v1/bridge/block"],
             "volumes": [".inference-eth/geth:/data/geth"],
+            **({"ports": spec["bridge_ports"]} if spec["bridge_ports"] else {}),
             "depends_on": ["api"],
         },
         "proxy": {
@@ -184,13 +208,23 @@ def compose_main() -> dict:
             "expose": ["5173"],
             "restart": "unless-stopped",
         },
-    }}
+    }
+    if spec["new_service"]:
+        services["versiond-router"] = {
+            "container_name": "versiond-router",
+            "image": _img("versiond"),
+            "command": ["versiond-router"],
+            "environment": ["VERSIOND_ROUTER_BACKENDS=versiond:8080"],
+            "depends_on": ["versiond"],
+            "restart": "always",
+        }
+    return {"services": services}
 
 
-def compose_mlnode() -> dict:
+def compose_mlnode(release: str = "v0.2.13") -> dict:
     return {"services": {
         MLNODE_SERVICE: {
-            "image": MLNODE_IMAGE,
+            "image": RELEASES[release]["mlnode"],
             "hostname": MLNODE_SERVICE,
             "volumes": ["${HF_HOME:-${HOME}/.cache}:/root/.cache"],
             "environment": ["HF_HOME=/root/.cache", "VLLM_ATTENTION_BACKEND=FLASHINFER",
@@ -289,15 +323,31 @@ def to_yaml(node, indent: int = 0) -> str:
     return "".join(out)
 
 
-def files() -> dict[str, str]:
-    """Repository path -> text."""
+def files(release: str = "v0.2.13") -> dict[str, str]:
+    """Repository path -> text, for one stand-in release."""
+    readme = ("# gonka (sandbox stand-in)\n\nGenerated by `python3 -m gonkarepo` for "
+              "tests: deploy/join as in the main-2026-06-19 release.\n")
+    if release != "v0.2.13":
+        readme += f"\nRelease {release}: shaped like upstream's {release} changes.\n"
     return {
-        "README.md": "# gonka (sandbox stand-in)\n\nGenerated by `python3 -m gonkarepo` for "
-                     "tests: deploy/join as in the main-2026-06-19 release.\n",
-        "deploy/join/config.env.template": config_env_template(),
-        "deploy/join/docker-compose.yml": to_yaml(compose_main()),
-        "deploy/join/docker-compose.mlnode.yml": to_yaml(compose_mlnode()),
+        "README.md": readme,
+        "deploy/join/config.env.template": config_env_template(release),
+        "deploy/join/docker-compose.yml": to_yaml(compose_main(release)),
+        "deploy/join/docker-compose.mlnode.yml": to_yaml(compose_mlnode(release)),
         "deploy/join/nginx.conf": nginx_conf(),
         "deploy/join/node-config.json": json.dumps(node_config(), indent=2) + "\n",
         "genesis/genesis.json": json.dumps(genesis(), indent=2) + "\n",
     }
+
+
+def images(release: str) -> dict[str, str]:
+    """Compose service -> image, for one stand-in release (the sandbox profiles use it)."""
+    out = {}
+    for doc in (compose_main(release), compose_mlnode(release)):
+        out.update({name: svc["image"] for name, svc in doc["services"].items()})
+    return out
+
+
+def all_images() -> list[str]:
+    """Every image any stand-in release names: what a sandbox engine must be able to run."""
+    return sorted({image for release in RELEASES for image in images(release).values()})

@@ -32,3 +32,15 @@ def host_data(**changes) -> dict:
 
 def merged(**changes) -> dict:
     return {**group_data(), **host_data(**changes)}
+
+
+def host_config(password: str = PASSWORD, **changes):
+    """A validated HostConfig of the repo's group data and a valid host, over its release
+    profile (``release=`` picks another one)."""
+    from gonka_deploy.schema import HostConfig
+    from gonka_deploy.validate import host_values
+
+    values, error = host_values(merged(**changes))
+    assert error is None, error
+    values["keyring_password"] = password
+    return HostConfig.model_validate(values)

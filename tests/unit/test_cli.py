@@ -26,7 +26,7 @@ def in_repo(monkeypatch, tmp_path):
 def test_validate_prod_example_prints_one_line_summary(in_repo, capsys):
     assert cli.main(["validate", "inventories/prod.py"]) == 0
     out = capsys.readouterr().out
-    assert out.strip() == "ok: 2 host(s), 2 ML node(s), release main-2026-06-19 (v0.2.13)"
+    assert out.strip() == "ok: 3 host(s), 3 ML node(s), release v0.2.16-post1"
 
 
 def test_validate_console_script_exits_1_without_password(monkeypatch, tmp_path):
@@ -41,7 +41,7 @@ def test_validate_console_script_exits_1_without_password(monkeypatch, tmp_path)
 def test_render_writes_each_host_with_secret_files_0600(in_repo, tmp_path, capsys):
     out = tmp_path / "rendered"
     assert cli.main(["render", "inventories/prod.py", "--out", str(out),
-                     "--limit", "gpu-fra-*"]) == 0
+                     "--limit", "gpu-fra-*", "--release", "v0.2.13"]) == 0
     assert [p.name for p in out.iterdir()] == ["gpu-fra-01"]
     files = {p.name: p for p in (out / "gpu-fra-01").iterdir()}
     assert set(files) == {"config.env", ".env", "node-config.json", "nginx.conf",
@@ -72,9 +72,60 @@ def test_prometheus_targets_lists_every_host_with_its_identity(in_repo, tmp_path
     out = tmp_path / "targets.json"
     assert cli.main(["prometheus-targets", "inventories/prod.py", "--out", str(out)]) == 0
     groups = json.loads(out.read_text())
-    assert [g["targets"] for g in groups] == [["203.0.113.10:9090"], ["203.0.113.20:9090"]]
+    assert [g["targets"] for g in groups] == [["203.0.113.10:9090"], ["203.0.113.20:9090"],
+                                              ["203.0.113.30:9090"]]
     ids = {g["labels"]["key_name"]: g["labels"]["node_id"] for g in groups}
-    assert set(ids) == {"fra-01", "ams-02"}
+    assert set(ids) == {"fra-01", "ams-02", "waw-03"}
     for key, node_id in ids.items():  # the persistent identity, made once
         assert NodeState(key, root=tmp_path / "nodes").identity().node_id == node_id
     assert groups[0]["labels"]["tags"] == "h100,tier-1"
+
+
+def test_render_for_another_release_shows_its_drift_and_edits_nothing(in_repo, tmp_path, capsys):
+    before = {p: p.read_bytes() for p in (REPO / "group_data").glob("*.py")}
+    assert cli.main(["render", "inventories/prod.py", "--out", str(tmp_path / "r"),
+                     "--limit", "gpu-fra-01", "--release", "v0.2.14"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("release v0.2.14 at ee730031dece")
+    assert out[1:] == [
+        "gpu-fra-01:   drift: port: bridge 30303->30303/tcp is published by the release on every "
+        "interface; bound to 127.0.0.1 (list '30303' in public_ports to open it)",
+        "gpu-fra-01:   drift: port: bridge 30303->30303/udp is published by the release on every "
+        "interface; bound to 127.0.0.1 (list '30303/udp' in public_ports to open it)"]
+    override = (tmp_path / "r" / "gpu-fra-01" / "docker-compose.override.yml").read_text()
+    assert "- 127.0.0.1:30303:30303/udp" in override
+    assert before == {p: p.read_bytes() for p in (REPO / "group_data").glob("*.py")}
+
+
+def test_render_stops_naming_each_host_when_the_release_files_cannot_be_fetched(
+        in_repo, tmp_path, monkeypatch, capsys):
+    from gonka_deploy.release import repo
+
+    repo._FAILED.clear()
+    monkeypatch.setenv("GONKA_CACHE_DIR", str(tmp_path / "cache"))
+    # The default release stores no files; its repo is given as one that does not exist.
+    inventory = tmp_path / "inv.py"
+    inventory.write_text((REPO / "inventories" / "prod.py").read_text().replace(
+        '"_sudo": True,', f'"_sudo": True, "gonka_repo_url": "file://{tmp_path}/no.git",'))
+    assert cli.main(["render", str(inventory), "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "inventory invalid: 3 problem(s) on 3 of 3 host(s)"
+    for line, host in zip(err[1:], ("gpu-ams-02", "gpu-fra-01", "gpu-waw-03"), strict=True):
+        assert line.startswith(f"  {host}: release: release v0.2.16-post1 stores no upstream "
+                               f"files; fetching deploy/join at 136041c81ea8 from file://")
+        assert "failed: fatal:" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_releases_lists_each_profile_with_its_ref_default_and_unverified_count(capsys):
+    assert cli.main(["releases"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["release", "date", "gonka_ref", "default", "unverified",
+                                "upstream", "files"]
+    assert lines[1].split() == ["v0.2.13", "2026-06-19", "8a35022bea25", "1", "stored", "(4)"]
+    assert lines[2].split()[:3] == ["v0.2.14", "2026-07-23", "ee730031dece"]
+    newest = lines[3].split()
+    assert newest[:4] == ["v0.2.16-post1", "2026-10-06", "136041c81ea8", "yes"]
+    assert int(newest[4]) >= 10 and "not stored" in lines[3]
+    assert cli.main(["releases", "-v"]) == 0
+    assert "UNVERIFIED line" in capsys.readouterr().out

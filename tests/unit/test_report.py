@@ -6,7 +6,7 @@ from gonka_deploy.address import account_address
 from gonka_deploy.report import grant_command, render_report
 from gonka_deploy.schema import HostConfig
 
-from .helpers import PASSWORD, PUBKEY_02, merged
+from .helpers import PASSWORD, PUBKEY_02, host_config
 
 NODE_ID = "5b0e3c0a-8f0e-4c53-9a55-0d7f2f1a2b3c"
 WARM = "gonka1warmaddressxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -18,9 +18,7 @@ VERIFIED = {"at": "2026-11-22T14:00:00+00:00", "checks": [
 
 
 def config(**changes) -> HostConfig:
-    data = {k: v for k, v in merged(**changes).items() if k in HostConfig.model_fields}
-    data["keyring_password"] = PASSWORD
-    return HostConfig.model_validate(data)
+    return host_config(**changes)
 
 
 def test_report_names_identity_addresses_changes_and_urls():

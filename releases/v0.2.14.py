@@ -1,0 +1,147 @@
+# Release profile v0.2.14: upstream main's "Upgrade v0.2.14 (#1267)" of 2026-07-23.
+#
+# Plain data, loaded by path (gonka_deploy.release.profiles); every value names its source.
+# Comments that start with UNVERIFIED: mark values no public source confirmed (listed by
+# `gonka-deploy releases`).
+# The upstream files this profile depends on are stored verbatim beside it, in v0.2.14/.
+
+name = "v0.2.14"
+date = "2026-07-23"
+
+gonka_repo_url = "https://github.com/gonka-ai/gonka.git"
+# gonka-ai/gonka main @ ee730031 "Upgrade v0.2.14 (#1267)", parent 8a35022b (shared/reference/
+# gonka/SOURCES.md: read from the public fork kaitakuai/gonka, which carries this commit).
+gonka_ref = "ee730031decedd2428aa56c65084ae5ab33d9192"
+
+# Verbatim copies of gonka-ai/gonka@ee730031:deploy/join/<file>, with their sha256.
+upstream_files = {
+    "deploy/join/config.env.template":
+        "d2878c763abbfe39f19bc47441d00581fe82ed20d6442bd62ebd21e259945d2b",
+    "deploy/join/docker-compose.yml":
+        "e287105abba546c55c20086bcc0091c2b6b929ce83c34ab36a1faed38c20566e",
+    "deploy/join/docker-compose.mlnode.yml":
+        "b22689d8410d5180bc1804df1c6179a861a60c328b6d3314ae293da7227ebd36",
+    "deploy/join/nginx.conf":
+        "ff32edb168e2619f4a75a08775d57cc41381259f577c645af0c68d8c9a74df8e",
+}
+# The compose files a host runs, in -f order (gonka-ai/gonka-docs@570482bc:docs/host/quickstart.md).
+compose_files = ["deploy/join/docker-compose.yml", "deploy/join/docker-compose.mlnode.yml"]
+
+chain_id = "gonka-mainnet"
+# Network entry points: gonka-ai/gonka@ee730031:deploy/join/config.env.template.
+seed_api_url = "http://node2.gonka.ai:8000"
+seed_node_rpc_url = "http://node2.gonka.ai:8000/chain-rpc/"
+seed_node_p2p_url = "tcp://node2.gonka.ai:5000"
+rpc_servers = [
+    "http://node1.gonka.ai:8000/chain-rpc/",
+    "http://node2.gonka.ai:8000/chain-rpc/",
+]
+
+# The published ports that may be public, by role: gonka-ai/gonka@ee730031:deploy/join/
+# docker-compose.yml (node "5000:26656" #p2p, proxy "${API_PORT}:80" and "${API_SSL_PORT}:443").
+# Not the bridge's new "${GETH_P2P_PORT:-30303}:30303/tcp+udp": `public_ports` opens it.
+public_endpoints = {"p2p": "node:26656/tcp", "api": "proxy:80/tcp", "api-ssl": "proxy:443/tcp"}
+
+# config.env.template variables reviewed and left at the template's value (drift names others):
+# the internal URLs and ports, the keyring backend, observability (off; its two <FILLIN>
+# passwords are written empty), gas settings.
+template_defaults = [
+    "DAPI_API__POC_CALLBACK_URL", "DAPI_CHAIN_NODE__URL", "DAPI_CHAIN_NODE__P2P_URL", "PORT",
+    "INFERENCE_PORT", "KEYRING_BACKEND", "JAEGER_ENABLED", "GRAFANA_ENABLED",
+    "JAEGER_BASIC_AUTH_USER", "JAEGER_BASIC_AUTH_PASSWORD", "GRAFANA_ADMIN_USER",
+    "GRAFANA_ADMIN_PASSWORD", "DAPI_OTEL_ENABLED", "DEVSHARD_OTEL_ENABLED", "OTEL_ENDPOINT",
+    "NODE_INSTRUMENTATION_PROMETHEUS", "DAPI_CHAIN_NODE__MIN_GAS_PRICE_NGONKA", "QUERY_GAS_LIMIT",
+    # New in v0.2.14: the bridge's beacon checkpoint (shared/notes/RELEASES.md §3).
+    "BEACON_STATE_URL",
+]
+
+# Image per compose service: gonka-ai/gonka@ee730031:deploy/join/docker-compose.yml.
+images = {
+    "tmkms": "ghcr.io/product-science/tmkms-softsign-with-keygen:0.2.14",
+    "node": "ghcr.io/product-science/inferenced:0.2.14",
+    "api": "ghcr.io/product-science/api:0.2.14",
+    "versiond": "ghcr.io/product-science/versiond:0.2.14",
+    "bridge": "ghcr.io/product-science/bridge:0.2.14-post3"
+    "@sha256:06f1c8750941cd31c6f46ff037e0b43f71a9ba5a5e4c6b81da8c4d6748af67b5",
+    "proxy": "ghcr.io/product-science/proxy:0.2.14",
+    "proxy-ssl": "ghcr.io/product-science/proxy-ssl:0.2.14",
+    "explorer": "ghcr.io/product-science/explorer:latest",
+    # gonka-ai/gonka@ee730031:deploy/join/docker-compose.mlnode.yml
+    "inference": "nginx:1.28.0",
+}
+# The MLNode service and its URL segment: the segment is chain state (MLNodeVersion, "v3.0.8"
+# since upgrade v0.2.2: gonka-ai/gonka@8a35022b:inference-chain/app/upgrades/v0_2_2/upgrades.go);
+# the image is gonka-ai/gonka@ee730031:deploy/join/docker-compose.mlnode.yml.
+mlnode_base_service = "mlnode-308"
+mlnode_versions = [
+    {"version": "v3.0.8", "image": "ghcr.io/gonka-ai/mlnode:3.0.14-post2", "current": True},
+]
+
+# Chain upgrades executed on mainnet up to this release (binaries: the next issue).
+chain_upgrades = [
+    # UNVERIFIED: height 4,267,300 (2026-05-26) is in shared/notes/RELEASES.md §1 without a source.
+    {"name": "v0.2.13", "height": 4267300, "binaries": {}},
+    # Proposal #89 passed 2026-07-23; name: gonka-ai/gonka@ee730031:inference-chain/app/upgrades/
+    # v0_2_14/constants.go.
+    # UNVERIFIED: the height of the v0.2.14 upgrade was not found in a public source.
+    {"name": "v0.2.14", "height": None, "binaries": {}},
+]
+
+# Governance models (GET /v1/governance/models) as of this release. `args` are the chain's
+# ModelArgs; `poc` says whether the model is a PoC model; `min_mlnode_image` is the oldest MLNode
+# image that serves it. zai-org/GLM-5.2-FP8 was on the list too (proposal #86), but its pinned
+# commit was not found: add it with model_catalog_extra.
+model_catalog = {
+    "moonshotai/Kimi-K2.6": {
+        # Pin: gonka-ai/gonka@8a35022b:inference-chain/app/upgrades/v0_2_12/upgrades.go.
+        "hf_repo": "moonshotai/Kimi-K2.6",
+        "hf_commit": "5a49d036ab7472b7d5912ded487150ec1358c11d",
+        "args": ["--max-model-len", "240000", "--tool-call-parser", "kimi_k2",
+                 "--reasoning-parser", "kimi_k2"],
+        # gonka-ai/gonka-docs@570482bc:docs/host/quickstart.md (layout table: 720 GB)
+        "min_vram_gb": 720,
+        # UNVERIFIED: proposal #87 took Kimi out of the PoC params (2026-07-16/17) and #88 put it
+        # back on the governance list; its PoC status until proposal #101 is not known.
+        "poc": None,
+    },
+    "MiniMaxAI/MiniMax-M2.7": {
+        # Pin: gonka-ai/gonka@8a35022b:inference-chain/app/upgrades/v0_2_13/upgrades.go; the base
+        # model since epoch 308 (gonka-ai/gonka-docs@570482bc:docs/host/minimax-bootstrap.md).
+        "hf_repo": "MiniMaxAI/MiniMax-M2.7",
+        "hf_commit": "d494266a4affc0d2995ba1fa35c8481cbd84294b",
+        "args": ["--enable-auto-tool-choice", "--max-model-len", "180000", "--kv-cache-dtype",
+                 "fp8", "--tool-call-parser", "minimax_m2", "--reasoning-parser",
+                 "minimax_m2_append_think"],
+        "min_vram_gb": 320,  # ~320 GB: gonka-ai/gonka-docs@570482bc:docs/host/quickstart.md
+        "poc": True,
+        # "MiniMax M2.7 requires MLNode 3.0.14 or newer": gonka-ai/gonka-docs@570482bc:
+        # docs/host/quickstart.md; 3.0.14-post2 is the tag main pinned next (gonka-ai/gonka@
+        # ee730031:deploy/join/docker-compose.mlnode.yml).
+        "min_mlnode_image": "ghcr.io/gonka-ai/mlnode:3.0.14-post2",
+    },
+}
+
+# Per-GPU vLLM args by model and "<gpu model>x<count>": the repo's node-config-*.json files
+# (shared/reference/gonka/main-2026-06-19-node-config-kimik26-*.json) and the 2026-08 docs
+# (gonka-ai/gonka-docs@570482bc:docs/host/quickstart.md, MiniMax tabs).
+gpu_presets = {
+    "MiniMaxAI/MiniMax-M2.7": {
+        "A100x4": ["--moe-backend", "marlin", "--tensor-parallel-size", "4",
+                   "--gpu-memory-utilization", "0.95", "--max-num-seqs", "128"],
+        "H100x4": ["--tensor-parallel-size", "4", "--attention-backend", "FLASHINFER",
+                   "--gpu-memory-utilization", "0.92", "--max-num-seqs", "128"],
+        "H200x2": ["--tensor-parallel-size", "2", "--attention-backend", "FLASHINFER",
+                   "--gpu-memory-utilization", "0.92", "--max-num-seqs", "128"],
+        "B200x2": ["--tensor-parallel-size", "2", "--moe-backend", "FLASHINFER_TRTLLM",
+                   "--gpu-memory-utilization", "0.92", "--max-num-seqs", "128"],
+    },
+    "moonshotai/Kimi-K2.6": {
+        "H200x8": ["--tensor-parallel-size", "8", "--enable-expert-parallel",
+                   "--trust-remote-code", "--mm-encoder-tp-mode", "data",
+                   "--attention-backend", "FLASHMLA", "--gpu-memory-utilization", "0.90"],
+        "B200x8": ["--tensor-parallel-size", "4", "--enable-expert-parallel",
+                   "--trust-remote-code", "--mm-encoder-tp-mode", "data",
+                   "--attention-backend", "FLASHINFER_MLA", "--disable-custom-all-reduce",
+                   "--gpu-memory-utilization", "0.95", "--max-num-seqs", "128"],
+    },
+}
