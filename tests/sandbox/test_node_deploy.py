@@ -25,7 +25,7 @@ import testinfra
 
 from gonka_deploy.state import NodeState
 from tests.conftest import REPO
-from tests.leaks import leaks, local_files
+from tests.leaks import forms, leaks, local_files
 
 pytestmark = pytest.mark.sandbox
 DEPLOY = REPO / "deploys" / "node.py"
@@ -256,7 +256,8 @@ def test_second_apply_and_dry_run_change_nothing_and_no_secret_shows(scenario):
     assert leaks(texts, secrets) == []
     assert any("audit" in name for name in texts)
 
-    # On the host, only config.env and .env hold it (quoted there: search for its prefix),
+    # On the host, only config.env and .env hold it, in any of its forms (plain, quoted, hex,
+    # base64 at any offset),
     # besides the engine's records of the api's environment (dockerd keeps them in
     # /var/lib/docker/containers/*/config.v2.json, containerd in its metadata db): root only.
     # Containers' writable layers (overlay2/*/diff) are searched too; their merged views
@@ -266,7 +267,8 @@ def test_second_apply_and_dry_run_change_nothing_and_no_secret_shows(scenario):
         [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
                            "--exclude-dir=dev --exclude-dir=run --exclude-dir=containers "
                            "--exclude-dir=containerd --exclude-dir=merged 2>/dev/null"],
-        input="e2e-Keyring-pass\n", capture_output=True, text=True, timeout=300)
+        input="".join(f"{form}\n" for form in forms(PASSWORDS["gpu"])), capture_output=True,
+        text=True, timeout=300)
     # readable by root only (containerd's meta.db is 0644 but sits in a 0700 directory)
     engine = host.run("for f in /var/lib/docker/containers/*/config.v2.json "
                       "/var/lib/docker/containerd/daemon/*/meta.db; do "
@@ -276,10 +278,12 @@ def test_second_apply_and_dry_run_change_nothing_and_no_secret_shows(scenario):
     assert sorted(found.stdout.split()) == ["/mnt/ssd/gonka/deploy/join/.env",
                                             "/mnt/ssd/gonka/deploy/join/config.env"]
     words = " ".join(mnemonic.split()[:6])
+    patterns = {words, *forms(mnemonic)}
     found = subprocess.run(
         [*host.ssh_argv(), "grep -rlF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys "
                            "--exclude-dir=dev --exclude-dir=run 2>/dev/null"],
-        input=words + "\n", capture_output=True, text=True, timeout=300)
+        input="".join(f"{form}\n" for form in sorted(patterns)), capture_output=True,
+        text=True, timeout=300)
     assert found.stdout.split() == [], "the mnemonic is on the server"
 
 
