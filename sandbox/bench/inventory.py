@@ -50,25 +50,28 @@ def host_entry(host, key: str, sim: dict | None = None, model: str = DEFAULT_MOD
     })
 
 
-def standin_images(served: dict[str, str], release: str = "v0.2.13") -> dict | None:
-    """The release profile's `images` with each digest pin re-pinned to the stand-in's own
+def standin_images(served: dict[str, str], release: str = "v0.2.13",
+                   profile: Path | None = None) -> dict | None:
+    """The release profile's digest-pinned `images`, each re-pinned to the stand-in's own
     digest (served: name:tag -> manifest digest, from the sandbox registry); None when nothing
     is pinned by digest. A pull by digest is then real: dockerd checks the manifest's digest.
-    The profile is read as the data file it is (releases/<name>.py), not imported."""
+    Only the re-pinned services are returned: group data merges `images` per service over the
+    profile, so every other service keeps the profile's image (and a release bump moves it).
+    The profile (releases/<release>.py, or the file `profile`) is read as the data file it
+    is, not imported."""
     import runpy
 
-    path = Path(__file__).resolve().parents[2] / "releases" / f"{release}.py"
+    path = profile or Path(__file__).resolve().parents[2] / "releases" / f"{release}.py"
     try:
         images = dict(runpy.run_path(str(path)).get("images") or {})
     except (OSError, SyntaxError):
         return None
-    changed = False
+    repinned = {}
     for key, ref in images.items():
         name_tag, sep, _digest = str(ref).partition("@")
         if sep and name_tag in served:
-            images[key] = f"{name_tag}@{served[name_tag]}"
-            changed = True
-    return images if changed else None
+            repinned[key] = f"{name_tag}@{served[name_tag]}"
+    return repinned or None
 
 
 def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: str | None,

@@ -154,6 +154,7 @@ def _sim_files() -> dict[str, tuple[bytes, int]]:
         "mlnode/bin/nvidia-smi": shims / "nvidia-smi",
         "mlnode/bin/uvicorn": wrappers / "uvicorn",
         "nginx/bin/nginx": wrappers / "nginx",
+        "idle/bin/versiond-router": wrappers / "versiond-router",
     }
     for rel, src in placed.items():
         out[f"{SIMS}/images/{rel}"] = (src.read_bytes(), 0o755)

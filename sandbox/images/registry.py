@@ -62,12 +62,28 @@ def tls(root: Path) -> dict[str, Path]:
         return paths
 
 
-def config(root: Path, listen: str, tls_paths: dict[str, Path]) -> str:
+def storage(root: Path, fleet_dir: Path) -> Path:
+    """A fleet's own registry storage: its own repositories (tags) in its run dir, the blobs
+    shared by every fleet of the machine. Blobs are content-addressed, so sharing them is safe;
+    tags are not: fleets of different checkouts build different stand-ins under the same
+    names, and a tag pushed by another session must never change what this fleet's hosts pull.
+    (distribution's filesystem layout: docker/registry/v2/{blobs,repositories}.)"""
+    shared = Path(root) / "storage" / "docker" / "registry" / "v2" / "blobs"
+    shared.mkdir(parents=True, exist_ok=True)
+    own = Path(fleet_dir) / "registry"
+    v2 = own / "docker" / "registry" / "v2"
+    v2.mkdir(parents=True, exist_ok=True)
+    if not (v2 / "blobs").is_symlink():
+        (v2 / "blobs").symlink_to(shared)
+    return own
+
+
+def config(storage_dir: Path, listen: str, tls_paths: dict[str, Path]) -> str:
     """docker-registry's config.yml (distribution 2.8 format; JSON is valid YAML)."""
     return json.dumps({
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": False}},
-        "storage": {"filesystem": {"rootdirectory": str(Path(root) / "storage")},
+        "storage": {"filesystem": {"rootdirectory": str(storage_dir)},
                     "delete": {"enabled": False}, "maintenance": {
                         "uploadpurging": {"enabled": False}}},
         "http": {"addr": listen, "tls": {"certificate": str(tls_paths["cert"]),
@@ -136,7 +152,9 @@ class Client:
 
 
 def push_all(images: list[build.Image], root: Path, address: str, ca: Path) -> None:
-    """Push every image (only what the shared storage lacks), under a machine-wide lock."""
+    """Push every image into a fleet's registry (a blob the shared store holds is written only
+    once, but its bytes are sent again for the first repository of a fleet: the registry's
+    HEAD is per repository), under a machine-wide lock."""
     store = build.Store(root)
     client = Client(address, ca)
     with open(Path(root) / ".push.lock", "w") as lock:

@@ -90,32 +90,38 @@ def test_in_place_rewrite_reaches_the_running_proxy_and_a_renamed_file_does_not(
     assert served_version(host) == "3.0.14"
 
 
-@pytest.mark.skip(reason="unfinished: the pyinfra run of compose.pulled reported no change "
-                         "for the missing image; see the issue-10 closing note")
 def test_present_image_needs_no_registry_and_a_missing_one_names_itself(host, tmp_path,
                                                                         run_pyinfra, fleet):
     host.run("docker pull -q prom/prometheus:v2.53.2 >/dev/null", timeout=300)
-    # the registry names now resolve to an address nothing listens on
-    host.run("sed -i 's/^[0-9.]*\\(\\s\\+ghcr.io\\)/127.0.0.9\\1/' /etc/hosts")
+    assert "prom/node-exporter:v1.8.2" not in host.run("docker images --format "
+                                                       "'{{.Repository}}:{{.Tag}}'")
+    # The registry refuses this host: a rule in the host's own network namespace, so that the
+    # keep-alive connections dockerd still holds from earlier pulls are cut too (and dockerd's
+    # 5 s cache of /etc/hosts does not matter, as it would for a changed name).
+    reject = f"OUTPUT -p tcp -d {fleet.gateway} --dport 443 -j REJECT --reject-with tcp-reset"
+    host.run(f"iptables -I {reject}")
     try:
-        assert "127.0.0.9" in host.run("getent hosts ghcr.io")
         out = host.run(f"python3 -c {_q(PULL_SCRIPT)} prom/prometheus:v2.53.2; echo rc=$?")
         assert out.strip() == "rc=0", out
         deploy = tmp_path / "pull.py"
         deploy.write_text(textwrap.dedent("""\
             from gonka_deploy.operations import compose
-            compose.pulled(name="Pull", directory="/root", files=["compose.yml"],
+            compose.pulled(name="Pull present", directory="/root", files=["compose.yml"],
+                           service="prometheus", image="prom/prometheus:v2.53.2")
+            compose.pulled(name="Pull missing", directory="/root", files=["compose.yml"],
                            service="exporter", image="prom/node-exporter:v1.8.2")
             """))
         # outside the repo root: its config.py validates a whole node inventory
         rc, out = run_pyinfra([host], deploy, cwd=tmp_path)
         assert rc != 0, out
-        assert f"[{host.name}]" in out and "pulling prom/node-exporter:v1.8.2" in out, out
-        assert "retry 1/3" in out, out            # transient (refused): retried, bounded
-        assert ("cannot pull prom/node-exporter:v1.8.2: registry unreachable after 4 attempts"
-                in out), out
+        present, missing = out.split("--> Starting operation: Pull missing", 1)
+        assert f"[{host.name}] No changes" in present, out   # present: no registry needed
+        assert f"[{host.name}] pulling prom/node-exporter:v1.8.2" in missing, out
+        assert "retry 1/3" in missing, out          # transient (refused): retried, bounded
+        assert f"[{host.name}] cannot pull prom/node-exporter:v1.8.2: registry unreachable " \
+               "after 4 attempts" in missing, out
     finally:
-        host.run(f"sed -i 's/^127.0.0.9\\(\\s\\+ghcr.io\\)/{fleet.gateway}\\1/' /etc/hosts")
+        host.run(f"iptables -D {reject}")
 
 
 def _q(text: str) -> str:

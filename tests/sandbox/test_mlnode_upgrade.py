@@ -27,6 +27,9 @@ OLD = {"version": "v3.0.8", "image": "ghcr.io/gonka-ai/mlnode:3.0.13", "current"
 NEW = {"version": "v3.0.9", "image": "ghcr.io/gonka-ai/mlnode:3.0.14", "current": False}
 PASSWORD = "upgrade-Keyring-pass-2026"
 JOIN = "/mnt/ssd/gonka/deploy/join"
+# Blocks until the planned switch: 30 s at the chain sim's 0.5 s blocks, room for the refused
+# cleanup and the status run before it even on a loaded 2-core machine (6 blocks were not).
+SWITCH_IN = 60
 
 # Bounded: stops at the stop file, after 100000 requests or after 900 s, whichever comes first.
 LOAD = r"""
@@ -142,12 +145,12 @@ def test_upgrade_under_load_fails_no_request(upgrade_host):
     height = int(json.loads(host.run("curl -s 127.0.0.1:26657/status"))["result"]["sync_info"]
                  ["latest_block_height"])
     host.run("curl -s -X POST 127.0.0.1:26657/gonkasim/partial-upgrade -d "
-             + shlex.quote(json.dumps({"height": height + 6, "node_version": "v3.0.9"})))
+             + shlex.quote(json.dumps({"height": height + SWITCH_IN, "node_version": "v3.0.9"})))
     rc, out = stage(ctx, "cleanup")
     assert rc != 0 and "the api still calls v3.0.8: the switch to v3.0.9 is at height" in out, \
         out[-3000:]
     rc, out = stage(ctx, "status")
-    assert f"pending partial upgrades: v3.0.9 at height {height + 6}" in out, out[-2000:]
+    assert f"pending partial upgrades: v3.0.9 at height {height + SWITCH_IN}" in out, out[-2000:]
     wait_for("the api to switch", lambda: api_version(host) == "v3.0.9")
 
     # cleanup: the old MLNode is stopped and removed, `/` goes to the new one.

@@ -31,9 +31,17 @@ PASSWORD = "bump-Keyring-pass-2026"
 OLD, NEW = "sandbox-v0.2.13", "sandbox-v0.2.14"
 
 
-def group_data_text(release: str, network: dict) -> str:
+def group_data_text(release: str, network: dict, releases, served: dict) -> str:
+    """The group data of one release: the network's, less what the profile gives; a digest
+    pin of the profile cannot match a stand-in, so it is re-pinned to the stand-in's digest
+    (only that service: a bump moves every other image with the profile)."""
+    from sandbox.bench.inventory import standin_images
+
     data = {k: v for k, v in network["group_data"].items()
-            if k not in ("release", "gonka_ref", "gonka_repo_url")}  # the profile gives them
+            if k not in ("release", "gonka_ref", "gonka_repo_url", "images")}
+    repinned = standin_images(served, profile=releases / f"{release}.py")
+    if repinned:
+        data["images"] = repinned
     lines = [f"release = {release!r}"]  # the one line an operator edits
     lines += [f"{key} = {value!r}" for key, value in data.items()]
     return "\n".join(lines) + "\n"
@@ -59,7 +67,7 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
         "mlnodes": [{"id": "node1", "models": [sandbox_network["model"]]}]})
     inventory.write_text(f"bump_hosts = {[entry]!r}\n")
     group_file = inventory.parent / "group_data" / "bump.py"
-    group_file.write_text(group_data_text(OLD, sandbox_network))
+    group_file.write_text(group_data_text(OLD, sandbox_network, releases, fleet.images))
     env = dict(os.environ, GONKA_RELEASES_PATH=str(releases),
                GONKA_CACHE_DIR=str(base / "cache"), GONKA_STATE_DIR=str(base / "nodes"),
                GONKA_SECRETS_DIR=str(base / "no-secrets"),
@@ -69,7 +77,8 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
                   PASSWORD})
     env.pop("GONKA_KEYRING_PASSWORD", None)
     yield {"target": target, "probe": probe, "inventory": inventory, "group": group_file,
-           "env": env, "network": sandbox_network, "releases": releases}
+           "env": env, "network": sandbox_network, "releases": releases,
+           "served": fleet.images}
     fleet.remove([target, probe])
 
 
@@ -108,7 +117,8 @@ def test_host_converges_on_the_first_release_without_drift(scenario):
 def test_dry_run_of_the_bump_shows_the_drift_and_the_diffs_and_changes_nothing(scenario):
     host = scenario["target"]
     before = host.run(f"sha256sum {JOIN}/docker-compose.override.yml {JOIN}/config.env")
-    scenario["group"].write_text(group_data_text(NEW, scenario["network"]))
+    scenario["group"].write_text(group_data_text(NEW, scenario["network"], scenario["releases"],
+                                                 scenario["served"]))
     rc, out = pyinfra(scenario, "--dry", "--diff")
     assert rc == 0, out[-6000:]
     name = host.name

@@ -36,6 +36,20 @@ services:
 """
 
 
+def local_override(served: dict[str, str]) -> str:
+    """The api bound to loopback, and each digest pin of the repo's compose re-pinned to the
+    stand-in's own digest (upstream's digest cannot match a stand-in; the deploys do the same
+    through group data, sandbox/bench/inventory.standin_images): the pull is still verified."""
+    from gonkarepo.files import images
+
+    text = LOCAL_OVERRIDE
+    for service, ref in images("v0.2.13").items():
+        name_tag, sep, _ = ref.partition("@")
+        if sep:
+            text += f"  {service}:\n    image: {name_tag}@{served[name_tag]}\n"
+    return text
+
+
 @pytest.fixture(scope="module")
 def git_url(fleet, tmp_path_factory) -> str:
     """git://<gateway>/gonka.git served by a git daemon the fleet owns (killed with it)."""
@@ -89,7 +103,7 @@ def test_stack_up_serves_through_nginx_and_admin_api_then_down(docker_host, git_
     h.run(f"git clone -q -b main {git_url} /root/gonka")
     put(h, f"{join}/config.env", config_env(h.address, fleet.gateway))
     put(h, f"{join}/node-config.json", json.dumps([node("node1")], indent=2))
-    put(h, f"{join}/docker-compose.local.yml", LOCAL_OVERRIDE)
+    put(h, f"{join}/docker-compose.local.yml", local_override(fleet.images))
     compose = f"cd {join} && . ./config.env && docker compose {FILES}"
 
     # the operator's warm key step: a throwaway api container with the api image's inferenced
