@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.compose import ServiceHttp, answer, parse_probe, probe_command
 from ..facts.gonka import HTTP_SCRIPT, HttpGet, parse_http
-from .util import need, operation, run_on_host
+from .util import host_step, need, operation, run_on_host
 
 # The check command itself (not the URL) failing this many times in a row means the host is
 # gone (SSH cut, host down): the wait fails now instead of at its timeout.
@@ -78,7 +78,7 @@ def wait_http(url: str, what: str, timeout: float = 300, interval: float = 1.0):
     if 200 <= current["status"] < 300:
         host.noop(f"{what} answers")
         return
-    yield FunctionCommand(_poll, (url, what, timeout, interval), {})
+    yield from host_step(_poll, url, what, timeout, interval, what=f"waiting for {what}")
 
 
 def _probe(directory: str, files: list[str], service: str, url: str) -> tuple[int, object]:
@@ -136,5 +136,5 @@ def wait_service(directory: str, files: list[str], service: str, url: str, what:
     if 200 <= answer(found or {}, url)["status"] < 300:
         host.noop(f"{what} answers")
         return
-    yield FunctionCommand(_poll_service, (directory, files, service, url, what, timeout,
-                                          interval), {})
+    yield from host_step(_poll_service, directory, files, service, url, what, timeout,
+                         interval, what=f"waiting for {what}")

@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass
 
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.compose import ComposeState, answer, parse_probe, probe_command
 from ..facts.gonka import HTTP_SCRIPT, HttpGet, parse_http
@@ -49,7 +49,7 @@ from ..facts.swap import EpochPhase, describe, swap_refusal
 from ..state import ImageSwap, NodeState, now
 from .compose import compose_command
 from .health import PROGRESS_EVERY
-from .util import need, operation, refuse, run_on_host
+from .util import host_step, need, operation, refuse, run_on_host
 
 OPEN_STEPS = ("started", "disabled", "recreated")
 # The MLNode's management API inside its container (``uvicorn api.app:app --port=8080`` in
@@ -329,7 +329,7 @@ def image_swapped(key_name: str, directory: str, files: list[str], service: str,
     swap = Swap(key_name=key_name, directory=directory, files=tuple(files), service=service,
                 previous=previous, target=image, nodes=ids, admin_url=admin_url,
                 proxy_service=proxy_service, timeout=timeout, interval=interval, resume=resume)
-    yield FunctionCommand(_run, (swap,), {})
+    yield from host_step(_run, swap, what=f"the swap of {service}")
 
 
 def _enabled(admin_url: str, nodes: list[str]) -> list[str]:

@@ -273,7 +273,8 @@ class Fleet:
         images = imgbuild.build(root)
         paths = regmod.tls(root)
         conf = self.dir / "registry.yml"
-        conf.write_text(regmod.config(root, f"{self.gateway}:{regmod.PORT}", paths))
+        own = regmod.storage(root, self.dir / "registry")
+        conf.write_text(regmod.config(own, f"{self.gateway}:{regmod.PORT}", paths))
         self.serve("registry", [regmod.BINARY, "serve", str(conf)], regmod.PORT)
         regmod.push_all(images, root, self.gateway, paths["ca"])
         self.images = {i.ref: i.digest for i in images}

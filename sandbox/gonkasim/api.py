@@ -317,6 +317,7 @@ class Api:
                         gov.get(mid, {}).get("model_args", []), (local or {}).get("args", []))}
                     up, answer = common.http("POST", self.poc_url(node) + "/api/v1/inference/up",
                                              body, timeout=60)
+                    common.log(ROLE, event="model-up", node=node["id"], model=mid, status=up)
                     if up != 200:
                         reason = f"inference up: HTTP {up}: {answer}"[:200]
                     code, doc = common.http("GET", self.poc_url(node) + "/api/v1/state",

@@ -3,8 +3,10 @@ gateway, port 443, with TLS from a sandbox CA, serving the stand-ins under their
 
 Hosts resolve ghcr.io and Docker Hub's registry to the gateway (/etc/hosts) and trust the CA
 through /etc/docker/certs.d/<registry>/ca.crt, so `docker pull ghcr.io/gonka-ai/mlnode:3.0.13`
-on a host is a real pull. Storage is shared by every fleet on the machine (content-addressed);
-push() uploads only missing blobs, over the registry's own HTTP API v2.
+on a host is a real pull. Blobs (content-addressed) are shared by every fleet on the machine;
+tags are each fleet's own: fleets started from different checkouts (other sim code) push other
+manifests under the same names, and a host must pull what its own fleet built. push() uploads
+only what the fleet's registry lacks, over the registry's own HTTP API v2.
 """
 
 from __future__ import annotations
@@ -62,12 +64,25 @@ def tls(root: Path) -> dict[str, Path]:
         return paths
 
 
-def config(root: Path, listen: str, tls_paths: dict[str, Path]) -> str:
+def storage(root: Path, own: Path) -> Path:
+    """The fleet's registry storage under ``own``: its repositories (tags, layer links) are its
+    own, its blobs directory is the machine's shared one (a symlink: same filesystem, so the
+    registry's rename of a finished upload into it works)."""
+    shared = Path(root) / "storage" / "docker/registry/v2/blobs"
+    shared.mkdir(parents=True, exist_ok=True)
+    v2 = Path(own) / "docker/registry/v2"
+    v2.mkdir(parents=True, exist_ok=True)
+    if not (v2 / "blobs").is_symlink():
+        (v2 / "blobs").symlink_to(shared)
+    return Path(own)
+
+
+def config(storage_dir: Path, listen: str, tls_paths: dict[str, Path]) -> str:
     """docker-registry's config.yml (distribution 2.8 format; JSON is valid YAML)."""
     return json.dumps({
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": False}},
-        "storage": {"filesystem": {"rootdirectory": str(Path(root) / "storage")},
+        "storage": {"filesystem": {"rootdirectory": str(storage_dir)},
                     "delete": {"enabled": False}, "maintenance": {
                         "uploadpurging": {"enabled": False}}},
         "http": {"addr": listen, "tls": {"certificate": str(tls_paths["cert"]),
@@ -136,7 +151,7 @@ class Client:
 
 
 def push_all(images: list[build.Image], root: Path, address: str, ca: Path) -> None:
-    """Push every image (only what the shared storage lacks), under a machine-wide lock."""
+    """Push every image (only what the fleet's registry lacks), under a machine-wide lock."""
     store = build.Store(root)
     client = Client(address, ca)
     with open(Path(root) / ".push.lock", "w") as lock:
