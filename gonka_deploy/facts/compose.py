@@ -10,8 +10,8 @@ from typing_extensions import override
 
 from ..hostside import source
 
-# Runs inside a service's container as `python3 -c PROBE_SCRIPT URL...` (hostside/http_probe.py).
-PROBE_SCRIPT = source("http_probe.py")
+# Runs inside a service's container: `python3 -c HTTP_PROBE_SCRIPT URL...` (hostside/http_probe.py).
+HTTP_PROBE_SCRIPT = source("http_probe.py")
 
 # Runs as `sh -c SCRIPT _ DIR FILE...` in the project dir: enabled services, wanted config
 # hashes, then the containers (`docker compose ps -a --format json`, one object per line).
@@ -115,7 +115,7 @@ def probe_command(directory: str, files: list[str], service: str,
     for name in files:
         bits += ["-f", QuoteString(name)]
     return StringCommand(*bits, "exec", "-T", QuoteString(service), "python3", "-c",
-                         QuoteString(PROBE_SCRIPT), *[QuoteString(u) for u in urls],
+                         QuoteString(HTTP_PROBE_SCRIPT), *[QuoteString(u) for u in urls],
                          "2>/dev/null", "||", "true")
 
 
