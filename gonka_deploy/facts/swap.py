@@ -1,6 +1,6 @@
 """Facts for the guarded MLNode image swap: the epoch phase the api reports.
 
-Sources (upstream ``gonka-ai/gonka`` as in ``redstartechno/gonka@dbcd8d69``):
+Sources: upstream gonka-ai/gonka main as carried by ``kaitakuai/gonka@ee730031``:
 ``decentralized-api/internal/server/public/get_epoch.go`` (``GET /v1/epochs/latest``: only
 ``latest``; ``block_height``, ``latest_epoch``, ``phase``, ``epoch_stages``, ``next_epoch_stages``,
 ``epoch_params``, ``is_confirmation_poc_active``), ``inference-chain/x/inference/types/

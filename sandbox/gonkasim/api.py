@@ -395,14 +395,18 @@ class PublicHandler(common.Handler):
 
     def chat(self):
         api = self.api
-        entries = list(api.state["nodes"].values())
-        enabled = [e for e in entries if e["state"]["admin_state"]["enabled"]]
-        if entries and not enabled:
+        with api.lock:  # decided (and logged) atomically with enable/disable
+            entries = list(api.state["nodes"].values())
+            enabled = [e for e in entries if e["state"]["admin_state"]["enabled"]]
+            nodes = [e["node"] for e in enabled if e["state"]["current_status"] == "INFERENCE"]
+            executor = "other" if entries and not enabled else \
+                (nodes[0]["id"] if nodes else None)
+            if executor:
+                common.log(ROLE, event="route", executor=executor)
+        if executor == "other":
             return self.other_executor()
-        nodes = [e["node"] for e in enabled if e["state"]["current_status"] == "INFERENCE"]
         if not nodes:
             return self.reply(503, {"error": "no ML node is in INFERENCE"})
-        common.log(ROLE, event="route", executor=nodes[0]["id"])
         code, doc = common.http("POST", api.inference_url(nodes[0]) + "/v1/chat/completions",
                                 self.body() or b"{}", timeout=30)
         self.reply(code or 502, doc, headers={"X-Gonkasim-Executor": nodes[0]["id"]})
@@ -411,7 +415,6 @@ class PublicHandler(common.Handler):
         """Every node of this host is disabled: the work goes to another participant of the
         network (a stand-in here; see the module's note on upstream's ShouldBeOperational)."""
         body = self.json_body() or {}
-        common.log(ROLE, event="route", executor="other")
         content = "gonkasim: served by another executor of the network"
         self.reply(200, {
             "id": f"chatcmpl-other-{int(time.time() * 1000)}", "object": "chat.completion",
@@ -476,16 +479,16 @@ class AdminHandler(common.Handler):
             # node_handlers.go: 200 {"message": "node disabled successfully", "node_id"}; an
             # unknown id is echo's 404 {"message": "node not found: <id>"}
             epoch = api.epochs.latest(api.height())["latest_epoch"]["index"]
-            with api.lock:
+            with api.lock:  # the change and its log line together: routing decides under it too
                 entry = api.state["nodes"].get(parts[1])
                 if entry:
                     entry["state"]["admin_state"] = {"enabled": parts[2] == "enable",
                                                      "epoch": epoch}
+                    common.log(ROLE, event="admin-state", node=parts[1],
+                               enabled=parts[2] == "enable", epoch=epoch)
             if not entry:
                 return self.reply(404, {"message": f"node not found: {parts[1]}"})
             api.persist()
-            common.log(ROLE, event="admin-state", node=parts[1], enabled=parts[2] == "enable",
-                       epoch=epoch)
             return self.reply(200, {"message": f"node {parts[2]}d successfully",
                                     "node_id": parts[1]})
         if parts == ["gonkasim", "epoch"] and method == "POST":  # the sim's test hook
