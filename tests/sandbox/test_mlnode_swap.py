@@ -258,7 +258,7 @@ def test_a_swap_during_poc_or_close_to_it_is_refused(swap_host):
 
 def test_a_swap_to_a_broken_image_rolls_back_and_ends_enabled(swap_host):
     ctx, host = swap_host, swap_host["host"]
-    ctx["data"]["mlnode_swap_timeout_s"] = 25
+    ctx["data"]["mlnode_swap_timeout_s"] = 15
     with Load(host) as load:
         rc, out = swap_to(ctx, BROKEN)
     assert rc != 0, out[-5000:]
@@ -271,4 +271,4 @@ def test_a_swap_to_a_broken_image_rolls_back_and_ends_enabled(swap_host):
     record = NodeState(ctx["data"]["key_name"],
                        root=Path(ctx["env"]["GONKA_STATE_DIR"])).swaps().swaps["mlnode-308"]
     assert record.step == "rolled back" and record.previous == IMAGE.format("3.0.16")
-    assert "not ready within 25 s" in record.failure
+    assert "not ready within 15 s" in record.failure
