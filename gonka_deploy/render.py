@@ -127,14 +127,19 @@ def node_config(config: HostConfig) -> list[dict]:
     return nodes
 
 
-def render_nginx(config: HostConfig, resolve: bool = True) -> str:
+def render_nginx(config: HostConfig, resolve: bool = True, root: str | None = None) -> str:
     """nginx.conf; ``resolve=False`` is for nginx < 1.27.3 (tests on Debian 12's 1.22).
     Extra MLNode services (ML nodes that need another image) get their own port pair, where the
-    current version's segment and ``/`` go to them."""
+    current version's segment and ``/`` go to them. ``root``: the version ``/`` goes to when it
+    is one of ``mlnode_versions`` (the one the api calls, during a side-by-side upgrade);
+    default the current one."""
+    routed = next((v for v in config.mlnode_versions if v.version == root),
+                  config.current_version)
     extras = [{"service": s.service, "upstream": "mlnode_" + s.service.replace("-", "_"),
                "ports": (s.poc_port, s.inference_port)} for s in config.mlnode_services[1:]]
     return ENV.get_template("nginx.conf.j2").render(
-        versions=config.mlnode_versions, current=config.current_version, resolve=resolve,
+        versions=config.mlnode_versions, current=config.current_version, root=routed,
+        resolve=resolve,
         primary=config.mlnode_services[0].service, extras=extras)
 
 

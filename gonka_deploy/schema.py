@@ -358,8 +358,16 @@ class HostConfig(Strict):
                                      "(nodes/<key_name>/, 0600)")
     grant_from_local_keyring: bool = Field(False, description="run grant-ml-ops-permissions "
                                            "locally with the cold key")
-    stage: Literal["prepare", "cleanup", "rollback", "status"] | None = Field(
+    stage: Literal["prepare", "cleanup", "rollback", "status", "swap"] | None = Field(
         None, description="deploys/mlnode_upgrade.py only: `--data stage=…`")
+    # gonka-ai/gonka@6b9de5c3:test-net-cloud/nebius/docs/testnet-2.16-join-instruction.md:
+    # "proceed when phase is Inference and blocks_to_poc comfortably > 100"
+    mlnode_swap_min_blocks_to_poc: int = Field(100, ge=0, description="an MLNode image swap is "
+                                               "refused when fewer blocks are left to the next "
+                                               "PoC")
+    # inc4/gonka-nop@03f9a72c:internal/cmd/update.go waits 15 min for the model after a swap
+    mlnode_swap_timeout_s: int = Field(1800, gt=0, description="seconds a swapped MLNode has "
+                                       "to load its model before the swap is rolled back")
 
     # Last, so that its validator sees the catalog, presets and gpu already validated.
     mlnodes: list[MLNode] = Field(min_length=1, description="ML nodes on this host")

@@ -3,7 +3,8 @@ one owner: nothing else knows a file name in there.
 
 What a run learns about a host is a typed record (pydantic, validated on read and on write):
 the node's identity, its warm address (and, opted in, the mnemonic), the registration, the grant,
-the MLNode upgrade history, the last verification, the last report and the audit log.
+the MLNode upgrade history, the MLNode image swaps, the last verification, the last report and
+the audit log.
 
 Writes are atomic (temp file in the same folder, fsync, rename, fsync of the folder), so a crash
 never leaves a half-written file; anything that may carry a secret is written 0600. Writes
@@ -37,6 +38,7 @@ _WARM_MNEMONIC = "warm_mnemonic.txt"
 _REGISTRATION = "registration.json"
 _GRANT = "grant.json"
 _UPGRADES = "mlnode_upgrade.json"
+_SWAPS = "mlnode_swap.json"
 _VERIFICATION = "verification.json"
 _REPORT = "report.txt"
 _AUDIT = "audit.jsonl"
@@ -87,6 +89,24 @@ class UpgradeStage(Record):
 
 class UpgradeHistory(Record):
     history: list[UpgradeStage] = Field(default_factory=list)
+
+
+class ImageSwap(Record):
+    """One guarded MLNode image swap of a compose service: written before the first change,
+    so a run cut in the middle is resumed (or rolled back) by the next one."""
+
+    service: str
+    previous: str            # the image the container ran before the swap (the rollback's)
+    target: str
+    nodes: list[str]         # the ML nodes this service serves (disabled, then enabled)
+    started: str
+    step: Literal["started", "disabled", "recreated", "done", "rolled back"] = "started"
+    finished: str | None = None
+    failure: str | None = None   # why the last attempt rolled back
+
+
+class ImageSwaps(Record):
+    swaps: dict[str, ImageSwap] = Field(default_factory=dict)   # by compose service
 
 
 class Check(Record):
@@ -261,6 +281,16 @@ class NodeState:
 
     def set_upgrades(self, record: UpgradeHistory) -> None:
         self._write_record(_UPGRADES, record)
+
+    # --- MLNode image swaps (a cut swap's memory) ---
+    def swaps(self) -> ImageSwaps:
+        return self._read(_SWAPS, ImageSwaps) or ImageSwaps()
+
+    def set_swap(self, record: ImageSwap) -> None:
+        """Replace the record of ``record.service``."""
+        current = self.swaps()
+        self._write_record(_SWAPS, ImageSwaps(swaps={**current.swaps,
+                                                     record.service: record}))
 
     # --- verification and report ---
     def verification(self) -> Verification | None:

@@ -9,6 +9,7 @@ from gonka_deploy.render import COMPOSE_FILES, node_config, render_nginx
 from gonka_deploy.schema import HostConfig
 
 from .repo import model_env, model_pins
+from .swap import swap_services
 
 ADMIN = "http://127.0.0.1:9200/admin/v1"
 
@@ -18,6 +19,9 @@ def full_stack(config: HostConfig):
     join, files = config.join_dir, list(COMPOSE_FILES)
     hf.wait_models(name="Models complete", models=model_pins(config), env=model_env(config),
                    timeout=config.model_wait_timeout_s)
+    # An MLNode whose image changed is swapped guarded (phase check, disable, recreate, wait,
+    # enable) before `up`, which then finds it as defined: never a bare recreate.
+    swap_services(config)
     compose.up(name="Stack up", directory=join, files=files)
     # compose sees env and image changes, not a mounted file: nginx.conf is tested in the
     # running proxy, then reloaded (after `up`, so every upstream it names exists).

@@ -1,22 +1,32 @@
 """Side-by-side MLNode upgrade stages (deploys/mlnode_upgrade.py).
 
 prepare: the new MLNode runs beside the current one, nginx routes both `/vX.Y.Z/` paths, the api
-confirms it reaches the new one. The chain switches (partial upgrade height). cleanup: the old one
-is stopped and removed, `/` goes to the new one. rollback: back to the versions the last stage
-found, from the node's upgrade history in its local state (nodes/<key_name>/).
+confirms it reaches the new one. The chain switches (partial upgrade height). cleanup: `/` goes to
+the new one, then the old one is stopped and removed. rollback: back to the versions the last
+stage found, from the node's upgrade history in its local state (nodes/<key_name>/).
+
+Every stage routes only to an MLNode that answers: containers first, each MLNode waited for in
+its own container, then nginx. `/` goes to the version the api calls (read from its status when
+the stage starts), so after a rollback of cleanup it stays on the new version the chain switched
+to, not on an old MLNode whose model was stopped.
 """
 
 from __future__ import annotations
 
+from pyinfra import host
 from pyinfra.api import deploy
 
+from gonka_deploy.facts.compose import ComposeState
+from gonka_deploy.facts.upgrade import UpgradeState
 from gonka_deploy.operations import compose, files, health, nginx, upgrade
+from gonka_deploy.operations.util import refuse_deploy
 from gonka_deploy.pyinfra_hooks import host_topology
 from gonka_deploy.render import COMPOSE_FILES, render_host, render_nginx
 from gonka_deploy.schema import HostConfig, MLNodeVersion
 from gonka_deploy.state import UpgradeStage
 
 ADMIN = "http://127.0.0.1:9200/admin/v1"
+MLNODE_HEALTH = "http://127.0.0.1:8080/health"   # inside the MLNode container (uvicorn :8080)
 UPGRADES = "http://127.0.0.1:1317/productscience/inference/inference/partial_upgrade"
 
 
@@ -29,8 +39,21 @@ def with_versions(config: HostConfig, versions: list[MLNodeVersion]) -> HostConf
     return HostConfig.model_validate({**config.model_dump(), "mlnode_versions": versions})
 
 
-def converge(config: HostConfig, stage: str, pull: bool = False):
-    """Make the host run ``config.mlnode_versions``: override, containers, nginx, health."""
+def api_version(config: HostConfig) -> str | None:
+    """The MLNode version the api calls now (None when it does not say)."""
+    info = host.get_fact(UpgradeState, status_url=status_url(config), upgrades_url=UPGRADES)
+    return (info or {}).get("current")
+
+
+def routes(config: HostConfig, stage: str, root: str | None, what: str = "ML proxy routes"):
+    nginx.config(name=f"{stage}: {what}", directory=config.join_dir,
+                 files=list(COMPOSE_FILES), content=render_nginx(config, root=root))
+
+
+def converge(config: HostConfig, stage: str, pull: bool = False, root: str | None = None):
+    """Make the host run ``config.mlnode_versions``: override, containers, each MLNode answering
+    in its container, then nginx (``/`` to ``root`` when it is one of them), then each through
+    the ML proxy."""
     join, names = config.join_dir, list(COMPOSE_FILES)
     host_topology(config)  # a release that does not merge stops the run before any command
     override = render_host(config)["docker-compose.override.yml"]
@@ -41,8 +64,13 @@ def converge(config: HostConfig, stage: str, pull: bool = False):
                        service=version.service, image=version.image)
     wanted = [v.service for v in config.mlnode_versions]
     compose.up(name=f"{stage}: MLNode containers", directory=join, files=names, services=wanted)
-    nginx.config(name=f"{stage}: ML proxy routes", directory=join, files=names,
-                 content=render_nginx(config))
+    for version in config.mlnode_versions:
+        # before nginx routes to it: a request must never wait on an MLNode still starting
+        health.wait_service(name=f"{stage}: MLNode {version.version} answers in its container",
+                            directory=join, files=names, service=version.service,
+                            url=MLNODE_HEALTH, what=f"MLNode {version.version}",
+                            timeout=config.wait_timeout_s)
+    routes(config, stage, root)
     for version in config.mlnode_versions:
         health.wait_http(name=f"{stage}: MLNode {version.version} answers",
                          url=f"http://127.0.0.1:8080/{version.version}/health",
@@ -57,7 +85,7 @@ def prepare(config: HostConfig):
     upgrade.recorded(name="prepare: record for rollback", key_name=config.key_name,
                      stage="prepare", before=[current],
                      after=config.mlnode_versions)
-    converge(config, "prepare", pull=True)
+    converge(config, "prepare", pull=True, root=api_version(config))
     for version in new:
         upgrade.confirmed(name=f"prepare: api reaches {version.version}", admin_url=ADMIN,
                           version=version.version)
@@ -72,28 +100,46 @@ def cleanup(config: HostConfig):
     after = [MLNodeVersion(version=new.version, image=new.image, current=True)]
     upgrade.recorded(name="cleanup: record for rollback", key_name=config.key_name,
                      stage="cleanup", before=config.mlnode_versions, after=after)
-    upgrade.mlnode_stopped(name=f"cleanup: stop MLNode {old.version}",
-                           state_url=f"http://127.0.0.1:8080/{old.version}/api/v1/state",
-                           stop_url=f"http://127.0.0.1:8080/{old.version}/api/v1/stop",
-                           version=old.version)
+    # `/` to the new version (it answers: prepare waited for it and the api calls it) before
+    # the old one's model stops; then nothing routes to the old one, and it goes while the
+    # override still defines it (the converged override retires its service). A re-run finds
+    # it gone and only converges.
     target = with_versions(config, after)
-    converge(target, "cleanup")
-    compose.removed(name=f"cleanup: remove {old.service}", directory=config.join_dir,
-                    files=list(COMPOSE_FILES), services=[old.service])
+    project = host.get_fact(ComposeState, directory=config.join_dir,
+                            files=list(COMPOSE_FILES)) or {}
+    if (project.get(old.service) or {}).get("state"):
+        routes(config, "cleanup", new.version, what=f"/ to {new.version}")
+        upgrade.mlnode_stopped(name=f"cleanup: stop MLNode {old.version}",
+                               state_url=f"http://127.0.0.1:8080/{old.version}/api/v1/state",
+                               stop_url=f"http://127.0.0.1:8080/{old.version}/api/v1/stop",
+                               version=old.version)
+        routes(target, "cleanup", new.version, what=f"routes without {old.version}")
+        compose.removed(name=f"cleanup: remove {old.service}", directory=config.join_dir,
+                        files=list(COMPOSE_FILES), services=[old.service])
+    converge(target, "cleanup", root=new.version)
 
 
 @deploy("MLNode upgrade: rollback")
 def rollback(config: HostConfig, last: UpgradeStage):
     """Back to the versions ``last`` (the latest recorded stage) found. Running it again
-    converges to the same versions: it never goes further back."""
+    converges to the same versions: it never goes further back. ``/`` follows the version the
+    api calls; a rollback that would remove the MLNode the api calls is refused."""
     before = with_versions(config, last.before)
+    calls = api_version(config)
     kept = {v.version for v in last.before}
+    if calls and calls not in kept and any(v.version == calls for v in last.after):
+        refuse_deploy(f"the api calls {calls} (the chain switched to it): rolling back "
+                      f"{last.stage} would remove the MLNode it calls. Keep {calls}; run "
+                      "cleanup instead")
+        return
     extra = [v.service for v in last.after if v.version not in kept]
     if extra:
-        # While the compose files still define them; nothing routes to them after the rollback.
+        # nginx first stops routing to them (the rest answers: it runs now), then they go,
+        # while the compose files still define them
+        routes(before, "rollback", calls, what="ML proxy routes without the new MLNode")
         compose.removed(name="rollback: remove the new MLNode", directory=config.join_dir,
                         files=list(COMPOSE_FILES), services=extra)
-    converge(before, "rollback")
+    converge(before, "rollback", root=calls)
     upgrade.undone(name="rollback: mark the stage undone", key_name=config.key_name)
 
 

@@ -8,6 +8,11 @@ from typing import TypedDict
 from pyinfra.api import FactBase, QuoteString, StringCommand
 from typing_extensions import override
 
+from ..hostside import source
+
+# Runs inside a service's container: `python3 -c HTTP_PROBE_SCRIPT URL...` (hostside/http_probe.py).
+HTTP_PROBE_SCRIPT = source("http_probe.py")
+
 # Runs as `sh -c SCRIPT _ DIR FILE...` in the project dir: enabled services, wanted config
 # hashes of every service, then the containers (`docker compose ps -a --format json`, one object
 # per line). `config --hash '*'` lists enabled services only; `--profile '*'` adds those of an
@@ -27,6 +32,7 @@ class ComposeServiceDict(TypedDict):
     enabled: bool
     state: str | None          # running, exited, ... or None when there is no container
     hash: str | None           # the config hash the container was created with
+    image: str | None          # the image reference the container was created from
 
 
 class ComposeState(FactBase[dict[str, ComposeServiceDict] | None]):
@@ -37,7 +43,7 @@ class ComposeState(FactBase[dict[str, ComposeServiceDict] | None]):
     .. code:: python
 
         {"prometheus": {"wanted_hash": "9d1…", "enabled": True, "state": "running",
-                        "hash": "9d1…"}}
+                        "hash": "9d1…", "image": "prom/prometheus:v2.53.2"}}
     """
 
     @override
@@ -62,7 +68,7 @@ class ComposeState(FactBase[dict[str, ComposeServiceDict] | None]):
             elif section == "hashes" and line.strip():
                 name, wanted = line.split()
                 services[name] = ComposeServiceDict(wanted_hash=wanted, enabled=False,
-                                                    state=None, hash=None)
+                                                    state=None, hash=None, image=None)
             elif section == "ps" and line.strip():
                 rows = json.loads(line)
                 for row in rows if isinstance(rows, list) else [rows]:
@@ -72,6 +78,7 @@ class ComposeState(FactBase[dict[str, ComposeServiceDict] | None]):
                     if entry is not None:
                         entry["state"] = row.get("State")
                         entry["hash"] = labels.get("com.docker.compose.config-hash")
+                        entry["image"] = row.get("Image") or None
         for name in services:
             services[name]["enabled"] = name in enabled
         return services
@@ -93,3 +100,66 @@ class ImagePresent(FactBase[bool]):
     @override
     def process(self, output: list[str]) -> bool:
         return bool(output) and output[-1].strip() == "yes"
+
+
+class ProbeDict(TypedDict):
+    url: str
+    status: int          # 0: nothing answered (or the container is not running)
+    json: object
+
+
+def probe_command(directory: str, files: list[str], service: str,
+                  urls: list[str]) -> StringCommand:
+    """GET ``urls`` from inside ``service``'s container (``compose exec -T``): an MLNode is
+    asked directly, before the ML proxy routes to it. A container that does not run answers
+    nothing (status 0)."""
+    bits = ["cd", QuoteString(directory), "&&", "docker", "compose"]
+    for name in files:
+        bits += ["-f", QuoteString(name)]
+    return StringCommand(*bits, "exec", "-T", QuoteString(service), "python3", "-c",
+                         QuoteString(HTTP_PROBE_SCRIPT), *[QuoteString(u) for u in urls],
+                         "2>/dev/null", "||", "true")
+
+
+def parse_probe(output: list[str]) -> dict[str, ProbeDict]:
+    """url -> its answer; a url without a line did not answer (the container does not run)."""
+    found: dict[str, ProbeDict] = {}
+    for line in output:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("url"), str):
+            found[doc["url"]] = ProbeDict(url=doc["url"], status=int(doc.get("status") or 0),
+                                          json=doc.get("json"))
+    return found
+
+
+def answer(found: dict[str, ProbeDict], url: str) -> ProbeDict:
+    return found.get(url) or ProbeDict(url=url, status=0, json=None)
+
+
+class ServiceHttp(FactBase[dict[str, ProbeDict]]):
+    """
+    Returns what each of ``urls`` answers from inside ``service``'s container, by url (use
+    :func:`answer`: a url the container did not answer has status 0).
+
+    .. code:: python
+
+        {"http://127.0.0.1:8080/health": {"url": "http://127.0.0.1:8080/health",
+                                          "status": 200, "json": {"status": "healthy"}}}
+    """
+
+    @override
+    def requires_command(self, directory: str, files: list[str], service: str,
+                         urls: list[str]) -> str:
+        return "docker"
+
+    @override
+    def command(self, directory: str, files: list[str], service: str,
+                urls: list[str]) -> StringCommand:
+        return probe_command(directory, files, service, urls)
+
+    @override
+    def process(self, output: list[str]) -> dict[str, ProbeDict]:
+        return parse_probe(output)

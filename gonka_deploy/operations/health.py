@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand
+from pyinfra.api import QuoteString, StringCommand
 
+from ..facts.compose import ServiceHttp, answer, parse_probe, probe_command
 from ..facts.gonka import HTTP_SCRIPT, HttpGet, parse_http
-from .util import need, operation, run_on_host
+from .util import host_step, need, operation, run_on_host
 
 # The check command itself (not the URL) failing this many times in a row means the host is
 # gone (SSH cut, host down): the wait fails now instead of at its timeout.
@@ -77,4 +78,63 @@ def wait_http(url: str, what: str, timeout: float = 300, interval: float = 1.0):
     if 200 <= current["status"] < 300:
         host.noop(f"{what} answers")
         return
-    yield FunctionCommand(_poll, (url, what, timeout, interval), {})
+    yield from host_step(_poll, url, what, timeout, interval, what=f"waiting for {what}")
+
+
+def _probe(directory: str, files: list[str], service: str, url: str) -> tuple[int, object]:
+    ok, output = run_on_host(probe_command(directory, files, service, [url]))
+    found = answer(parse_probe(output.stdout_lines if ok else []), url)
+    return found["status"], found["json"]
+
+
+def _poll_service(directory: str, files: list[str], service: str, url: str, what: str,
+                  timeout: float, interval: float) -> bool:
+    started = time.monotonic()
+    next_note = started + PROGRESS_EVERY
+    while True:
+        status, doc = _probe(directory, files, service, url)
+        now = time.monotonic()
+        if 200 <= status < 300:
+            logger.info(f"{host.print_prefix}{what} answers in its container after "
+                        f"{now - started:.1f} s")
+            return True
+        if now - started > timeout:
+            logger.error(f"{host.print_prefix}{what} did not answer in its container within "
+                         f"{timeout:.0f} s ({url}: status {status or 'none'} {str(doc)[:200]})")
+            return False
+        if now >= next_note:
+            logger.info(f"{host.print_prefix}still waiting for {what} in its container ({url}: "
+                        f"status {status or 'none'}), {now - started:.0f} s of {timeout:.0f} s")
+            next_note = now + PROGRESS_EVERY
+        time.sleep(interval)  # the poll interval of a bounded wait
+
+
+@operation()
+def wait_service(directory: str, files: list[str], service: str, url: str, what: str,
+                 timeout: float = 300, interval: float = 1.0):
+    """
+    Wait until ``url`` answers 2xx inside ``service``'s container (``compose exec``, python3),
+    before anything routes to it; no change when it already does.
+
+    + directory: the compose project directory
+    + files: compose files, in ``-f`` order
+    + service: the compose service
+    + url: URL as seen inside the container, e.g. ``http://127.0.0.1:8080/health``
+    + what: what answers there, for messages
+    + timeout: seconds before the host fails
+    + interval: seconds between two tries
+
+    **Example:**
+
+    .. code:: python
+
+        health.wait_service(directory=join, files=files, service="mlnode-309",
+                            url="http://127.0.0.1:8080/health", what="MLNode v3.0.9")
+    """
+    found = host.get_fact(ServiceHttp, directory=directory, files=files, service=service,
+                          urls=[url])
+    if 200 <= answer(found or {}, url)["status"] < 300:
+        host.noop(f"{what} answers")
+        return
+    yield from host_step(_poll_service, directory, files, service, url, what, timeout,
+                         interval, what=f"waiting for {what}")

@@ -6,11 +6,11 @@ import json
 import time
 
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.hf import HfClientVersion, HfModel, env_command
 from ..hfscript import SCRIPT
-from .util import describe_size, operation, run_on_host
+from .util import describe_size, host_step, operation, run_on_host
 
 
 @operation()
@@ -159,4 +159,4 @@ def wait_models(models: list[tuple[str, str]], env: dict[str, str], timeout: flo
     if not incomplete:
         host.noop(f"{len(models)} model(s) complete")
         return
-    yield FunctionCommand(_wait, (incomplete, env, timeout, interval), {})
+    yield from host_step(_wait, incomplete, env, timeout, interval, what="waiting for the models")

@@ -11,13 +11,13 @@ import json
 
 from pydantic import SecretStr
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.gonka import HTTP_SCRIPT, HttpGet, WarmKeyExists, parse_http
 from ..hostside import is_transient
 from ..state import Grant, NodeState, Registration, now
 from .compose import compose_command
-from .util import need, operation, refuse, run_on_host
+from .util import host_step, need, operation, refuse, run_on_host
 
 API_RUN = ("run", "--rm", "--no-deps", "-T", "api")
 # The seed api decides whether a registration is sent: transient answers are tried again, and a
@@ -89,12 +89,13 @@ def warm_key(directory: str, files: list[str], home: str, key_name: str, passwor
         host.noop(f"warm key {key_name} exists")
         return
     if exists:
-        yield FunctionCommand(_read_address, (directory, files, key_name, password), {})
+        yield from host_step(_read_address, directory, files, key_name, password,
+                             what="reading the warm key's address")
         return
     verb = "creating" if state.is_executing else "would create"
     logger.info(f"{host.print_prefix}{verb} warm key {key_name} in the file keyring")
-    yield FunctionCommand(_create_key, (directory, files, key_name, password, save_mnemonic),
-                          {})
+    yield from host_step(_create_key, directory, files, key_name, password, save_mnemonic,
+                         what="creating the warm key")
 
 
 def participant_url(seed_api_url: str, account_address: str) -> str:
@@ -194,8 +195,8 @@ def registration(directory: str, files: list[str], key_name: str, public_url: st
         return
     verb = "registering" if state.is_executing else "would register"
     logger.info(f"{host.print_prefix}{verb} participant {account_address} at {public_url}")
-    yield FunctionCommand(_register, (directory, files, key_name, public_url, account_pubkey,
-                                      account_address, seed_api_url), {})
+    yield from host_step(_register, directory, files, key_name, public_url, account_pubkey,
+                         account_address, seed_api_url, what="the registration")
 
 
 def _grant(key_name: str, command: list[str], warm: str) -> bool:
@@ -248,5 +249,5 @@ def granted(key_name: str, seed_api_url: str, cold_key_name: str = "gonka-accoun
                     "this machine")
     from ..report import grant_argv
 
-    yield FunctionCommand(_grant, (key_name, grant_argv(warm or "", seed_api_url,
-                                                        cold_key_name, binary), warm), {})
+    yield from host_step(_grant, key_name, grant_argv(warm or "", seed_api_url, cold_key_name,
+                                                      binary), warm, what="the grant")

@@ -7,10 +7,10 @@ import json
 import time
 
 from pyinfra import host, logger, state
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand
+from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.gonka import HTTP_SCRIPT, HttpGet, parse_http
-from .util import need, operation, refuse, run_on_host
+from .util import host_step, need, operation, refuse, run_on_host
 
 FIELDS = ("id", "host", "inference_port", "poc_port", "max_concurrent", "models")
 
@@ -128,4 +128,5 @@ def served(admin_url: str, ids: list[str], timeout: float = 600, interval: float
     if not state.is_executing and found["status"] != 200:
         logger.info(f"{host.print_prefix}will wait for the api to serve ML node(s) "
                     f"{', '.join(ids)}")
-    yield FunctionCommand(_poll_served, (f"{admin_url}/nodes", ids, timeout, interval), {})
+    yield from host_step(_poll_served, f"{admin_url}/nodes", ids, timeout, interval,
+                         what="waiting for the api to serve the ML nodes")

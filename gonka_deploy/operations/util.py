@@ -9,7 +9,7 @@ import functools
 import traceback
 
 from pyinfra import host, logger, state
-from pyinfra.api import QuoteString, StringCommand, operation as pyinfra_operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation as pyinfra_operation
 
 from ..render import redact
 
@@ -45,6 +45,26 @@ def operation(**options):
         return pyinfra_operation(**options)(guarded)
 
     return decorator
+
+
+def host_step(function, *args, what: str):
+    """Yield ``function(*args)`` as a FunctionCommand whose ``False`` fails the host.
+
+    pyinfra 3.10's ``FunctionCommand.execute`` discards the function's return value (only an
+    exception fails the operation, and with a traceback): a bounded wait that gave up would
+    read as a success. So a ``False`` is turned into a failing command right after it, naming
+    ``what``; the function has already logged why.
+    """
+    result = {}
+
+    @functools.wraps(function)
+    def step(*call_args):
+        result["value"] = function(*call_args)
+
+    yield FunctionCommand(step, args, {})
+    if result.get("value") is False:
+        yield StringCommand("sh", "-c", QuoteString(REFUSE_SCRIPT), "_",
+                            QuoteString(f"{what} failed (see above)"))
 
 
 def describe_fault(exc: Exception) -> str:

@@ -12,7 +12,24 @@ the chain. current_node_version follows the node's REST mlnode_version (polled e
 REST URL = DAPI_CHAIN_NODE__URL's host at port 1317, or GONKASIM_NODE_REST_URL). Each enabled
 node's MLNode is polled at <poc_url>/<version>/api/v1/state; a STOPPED one is brought up with the
 first model (governance model_args merged with the local args) and the node then reports
-current_status INFERENCE.
+current_status INFERENCE (FAILED, with the MLNode's answer as failure_reason, when that fails).
+
+Epochs: GET /v1/epochs/latest is served here, as the real api serves it (get_epoch.go: only
+`latest`; block_height, latest_epoch, phase, epoch_stages, next_epoch_stages, epoch_params,
+is_confirmation_poc_active). The schedule is the sim's: a PoC every `epoch.length` blocks from
+`epoch.first_poc` (settings), `poc_generate_blocks` then `poc_validate_blocks` long; far away by
+default. Tests drive it through the sim-only admin hook POST /admin/v1/gonkasim/epoch
+{"poc_in": N (the next PoC starts N blocks from now; <= 0: it started -N blocks ago),
+"length", "poc_generate_blocks", "poc_validate_blocks", "confirmation_poc_active"}.
+
+Disable/enable (POST /admin/v1/nodes/<id>/disable|enable, upstream's answers) are logged
+(event admin-state). Routing: POST /v1/chat/completions goes to the first enabled node in
+INFERENCE; when every known node is disabled it is served by a stand-in "other executor" of the
+network inside this sim (event route, executor other). This differs from upstream on purpose:
+there `ShouldBeOperational` (broker.go) keeps a node disabled in the current epoch operational
+until the epoch ends, so on mainnet in-flight and new requests may still reach a disabled node
+while its MLNode is being swapped. Like upstream, a disabled node is still reconciled (its model
+brought up) until then.
 """
 
 from __future__ import annotations
@@ -69,6 +86,70 @@ def merge_args(gov: list[str], local: list[str]) -> list[str]:
     return [x for flag, vals in merged for x in [flag, *vals]]
 
 
+PHASES = ("PoCGenerate", "PoCGenerateWindDown", "PoCValidate", "PoCValidateWindDown",
+          "Inference")
+
+
+class Epochs:
+    """The sim's epoch schedule: PoC starts at first_poc + k * length."""
+
+    KEYS = ("length", "first_poc", "poc_generate_blocks", "poc_validate_blocks",
+            "confirmation_poc_active")
+
+    def __init__(self, cfg: dict, saved: dict | None):
+        base = {"length": 100000, "first_poc": 100000, "poc_generate_blocks": 20,
+                "poc_validate_blocks": 20, "confirmation_poc_active": False}
+        self.p = {**base, **(cfg.get("epoch") or {}), **(saved or {})}
+
+    def update(self, body: dict, height: int) -> None:
+        for key in self.KEYS:
+            if key in body:
+                self.p[key] = bool(body[key]) if key == "confirmation_poc_active" \
+                    else int(body[key])
+        if "poc_in" in body:
+            self.p["first_poc"] = height + int(body["poc_in"])
+
+    def stages(self, start: int, index: int) -> dict:
+        g, v = self.p["poc_generate_blocks"], self.p["poc_validate_blocks"]
+        gen_end, val_end = start + g, start + g + v
+        return {"epoch_index": index, "poc_start": start,
+                "poc_generation_wind_down": gen_end - max(1, g // 5),
+                "poc_generation_end": gen_end, "poc_validation_start": gen_end,
+                "poc_validation_wind_down": val_end - max(1, v // 5),
+                "poc_validation_end": val_end, "set_new_validators": val_end + 1,
+                "claim_money": val_end + 2,
+                "inference_validation_cutoff": start + self.p["length"] - 10,
+                "next_poc_start": start + self.p["length"],
+                "poc_exchange_window": {"start": start + 1, "end": gen_end},
+                "poc_validation_exchange_window": {"start": gen_end + 1, "end": val_end}}
+
+    def latest(self, height: int) -> dict:
+        length, first = max(1, self.p["length"]), self.p["first_poc"]
+        if height < first:
+            index, start = 0, first - length
+        else:
+            k = (height - first) // length
+            index, start = k + 1, first + k * length
+        st = self.stages(start, index)
+        phase = "Inference"
+        if index > 0:  # no PoC in epoch 0 (GetCurrentPhase)
+            for bound, name in ((st["poc_generation_wind_down"], "PoCGenerate"),
+                                (st["poc_generation_end"], "PoCGenerateWindDown"),
+                                (st["poc_validation_wind_down"], "PoCValidate"),
+                                (st["poc_validation_end"], "PoCValidateWindDown")):
+                if start <= height < bound:
+                    phase = name
+                    break
+        return {"block_height": height,
+                "latest_epoch": {"index": index, "poc_start_block_height": max(start, 0)},
+                "phase": phase, "epoch_stages": st,
+                "next_epoch_stages": self.stages(start + length, index + 1),
+                "epoch_params": {"epoch_length": length,
+                                 "poc_stage_duration": self.p["poc_generate_blocks"],
+                                 "poc_validation_duration": self.p["poc_validate_blocks"]},
+                "is_confirmation_poc_active": self.p["confirmation_poc_active"]}
+
+
 class Api:
     def __init__(self, args, env: dict, cfg: dict):
         self.env, self.cfg = env, cfg
@@ -88,6 +169,7 @@ class Api:
             common.log(ROLE, event="loaded-node-config", path=args.node_config,
                        nodes=len(state["nodes"]))
         self.state = state
+        self.epochs = Epochs(cfg, state.get("epoch"))
         self.persist()
         self._gov_cache: list[dict] | None = None
 
@@ -174,6 +256,22 @@ class Api:
     def version(self) -> str:
         return self.state.get("current_node_version") or ""
 
+    def height(self) -> int:
+        code, doc = common.http("GET", self.chain_url + "/status", timeout=2)
+        sync = doc.get("result", {}).get("sync_info", {}) if isinstance(doc, dict) else {}
+        return int(sync.get("latest_block_height", 0)) if code == 200 else 0
+
+    def epoch(self, body: dict | None = None) -> dict:
+        height = self.height()
+        if body:
+            with self.lock:
+                self.epochs.update(body, height)
+                self.state["epoch"] = dict(self.epochs.p)
+            self.persist()
+            common.log(ROLE, event="epoch-set", **{k: v for k, v in body.items()
+                                                   if isinstance(v, int | bool)})
+        return self.epochs.latest(height)
+
     def poc_url(self, node: dict, version: str | None = None) -> str:
         v = self.version() if version is None else version
         seg = f"/{v}" if v else ""
@@ -207,25 +305,33 @@ class Api:
         gov = {m["id"]: m for m in self.governance()}
         changed = False
         for entry in entries:
+            # A disabled node is reconciled too: upstream keeps it operational until the
+            # epoch ends (ShouldBeOperational), so its model is brought up as any other's.
             node, st = entry["node"], entry["state"]
-            if not st["admin_state"]["enabled"]:
-                continue
             code, doc = common.http("GET", self.poc_url(node) + "/api/v1/state", timeout=2)
+            reason = ""
             if code == 200 and isinstance(doc, dict):
                 if doc.get("state") == "STOPPED" and node["models"]:
                     mid, local = next(iter(node["models"].items()))
                     body = {"model": mid, "dtype": "auto", "additional_args": merge_args(
                         gov.get(mid, {}).get("model_args", []), (local or {}).get("args", []))}
-                    common.http("POST", self.poc_url(node) + "/api/v1/inference/up", body,
-                                timeout=10)
+                    up, answer = common.http("POST", self.poc_url(node) + "/api/v1/inference/up",
+                                             body, timeout=60)
+                    common.log(ROLE, event="model-up", node=node["id"], model=mid, status=up)
+                    if up != 200:
+                        reason = f"inference up: HTTP {up}: {answer}"[:200]
                     code, doc = common.http("GET", self.poc_url(node) + "/api/v1/state",
                                             timeout=2)
                 status = doc.get("state", "UNKNOWN") if isinstance(doc, dict) else "FAILED"
-                reason = ""
+                if reason or (status == "INFERENCE" and not doc.get("inference_healthy", True)):
+                    status = "FAILED"
+                    reason = reason or "inference backend unhealthy"
             else:
                 status, reason = "FAILED", str(doc)[:200]
             if status != st["current_status"] or reason != st["failure_reason"]:
                 changed = True
+                common.log(ROLE, event="node-status", node=node["id"], status=status,
+                           reason=reason)
                 with self.lock:
                     live = self.state["nodes"].get(node["id"])
                     if live:
@@ -273,6 +379,11 @@ class PublicHandler(common.Handler):
                                     "public_url": api.env.get("DAPI_API__PUBLIC_URL", "")})
         if method == "POST" and path == "/v1/chat/completions":
             return self.chat()
+        if parts[:2] == ["v1", "epochs"] and len(parts) == 3 and method == "GET":
+            if parts[2] != "latest":  # get_epoch.go
+                return self.reply(400, {"message": "Only getting info for current epoch is "
+                                                   "supported at the moment"})
+            return self.reply(200, api.epoch())
         if method == "GET" and parts[:2] in (["v1", "participants"], ["v2", "participants"],
                                              ["v1", "governance"], ["v1", "epochs"],
                                              ["v2", "accounts"]):
@@ -284,13 +395,35 @@ class PublicHandler(common.Handler):
 
     def chat(self):
         api = self.api
-        nodes = [e["node"] for e in api.state["nodes"].values()
-                 if e["state"]["current_status"] == "INFERENCE"]
+        with api.lock:  # decided (and logged) atomically with enable/disable
+            entries = list(api.state["nodes"].values())
+            enabled = [e for e in entries if e["state"]["admin_state"]["enabled"]]
+            nodes = [e["node"] for e in enabled if e["state"]["current_status"] == "INFERENCE"]
+            executor = "other" if entries and not enabled else \
+                (nodes[0]["id"] if nodes else None)
+            if executor:
+                common.log(ROLE, event="route", executor=executor)
+        if executor == "other":
+            return self.other_executor()
         if not nodes:
             return self.reply(503, {"error": "no ML node is in INFERENCE"})
         code, doc = common.http("POST", api.inference_url(nodes[0]) + "/v1/chat/completions",
                                 self.body() or b"{}", timeout=30)
-        self.reply(code or 502, doc)
+        self.reply(code or 502, doc, headers={"X-Gonkasim-Executor": nodes[0]["id"]})
+
+    def other_executor(self):
+        """Every node of this host is disabled: the work goes to another participant of the
+        network (a stand-in here; see the module's note on upstream's ShouldBeOperational)."""
+        body = self.json_body() or {}
+        content = "gonkasim: served by another executor of the network"
+        self.reply(200, {
+            "id": f"chatcmpl-other-{int(time.time() * 1000)}", "object": "chat.completion",
+            "created": int(time.time()), "model": body.get("model") or "",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": len(content.split()),
+                      "total_tokens": 1 + len(content.split())}},
+            headers={"X-Gonkasim-Executor": "other"})
 
 
 class MLHandler(common.Handler):
@@ -343,15 +476,26 @@ class AdminHandler(common.Handler):
             return self.one(method, parts[1])
         if len(parts) == 3 and parts[0] == "nodes" and parts[2] in ("enable", "disable") \
                 and method == "POST":
-            with api.lock:
+            # node_handlers.go: 200 {"message": "node disabled successfully", "node_id"}; an
+            # unknown id is echo's 404 {"message": "node not found: <id>"}
+            epoch = api.epochs.latest(api.height())["latest_epoch"]["index"]
+            with api.lock:  # the change and its log line together: routing decides under it too
                 entry = api.state["nodes"].get(parts[1])
                 if entry:
-                    entry["state"]["admin_state"]["enabled"] = parts[2] == "enable"
+                    entry["state"]["admin_state"] = {"enabled": parts[2] == "enable",
+                                                     "epoch": epoch}
+                    common.log(ROLE, event="admin-state", node=parts[1],
+                               enabled=parts[2] == "enable", epoch=epoch)
             if not entry:
-                return self.reply(404, {"error": f"node {parts[1]} not found"})
+                return self.reply(404, {"message": f"node not found: {parts[1]}"})
             api.persist()
             return self.reply(200, {"message": f"node {parts[2]}d successfully",
                                     "node_id": parts[1]})
+        if parts == ["gonkasim", "epoch"] and method == "POST":  # the sim's test hook
+            body = self.json_body() or {}
+            if not isinstance(body, dict):
+                return self.reply(400, {"error": "expected a JSON object"})
+            return self.reply(200, api.epoch(body))
         if parts == ["config"] and method == "GET":
             return self.reply(200, api.state)
         self.reply(404, {"error": "not found"})

@@ -10,6 +10,12 @@ The real api reaches an MLNode through the `inference` nginx, which strips a ver
 (`/v3.0.8/api/v1/state` -> `/api/v1/state`). `--version-prefixes v3.0.8,...` (or env
 GONKASIM_MLNODE_PREFIXES) makes this sim strip those segments itself, for setups without that
 nginx; other version segments get 404 as from nginx.
+
+After a (re)start it is STOPPED and not ready (`/readyz` 503) until the api brings its model up
+(POST /api/v1/inference/up, which returns once the model is loaded: `mlnode_load_seconds` of
+the per-host settings, default 0); meanwhile /api/v1/state says INFERENCE with
+`inference_healthy` false. An image whose tag is listed in the settings' `mlnode_broken_tags`
+never becomes healthy: /health and /readyz answer 503 and bringing a model up fails (500).
 """
 
 from __future__ import annotations
@@ -28,18 +34,22 @@ ROLE = "mlnode"
 
 
 class MLState:
-    def __init__(self, version: str, service: str):
+    def __init__(self, version: str, service: str, broken: bool = False,
+                 load_seconds: float = 0.0):
         self.version, self.service = version, service
+        self.broken, self.load_seconds = broken, load_seconds
         self.lock = threading.Lock()
         self.state = "STOPPED"
+        self.loading = False
         self.model: str | None = None
         self.args: list[str] = []
 
     def snapshot(self) -> dict:
         with self.lock:
+            healthy = self.state == "INFERENCE" and not self.loading and not self.broken
             return {"state": self.state, "version": self.version, "service": self.service,
-                    "poc_status": "IDLE", "inference_healthy": self.state == "INFERENCE",
-                    "loaded_model": self.model}
+                    "poc_status": "IDLE", "inference_healthy": healthy,
+                    "loaded_model": self.model if healthy else None}
 
 
 def hf_snapshot_status(repo: str, commit: str | None) -> str:
@@ -121,15 +131,18 @@ class ManagementHandler(Common):
         if path.startswith("/v1/") and self.inference(method, path, query):
             return None
         if path in ("/health", "/livez"):
-            return self.reply(200 if devs else 503, {
-                "status": "healthy" if devs else "unhealthy", "service_state": ml.state,
+            healthy = bool(devs) and not ml.broken
+            return self.reply(200 if healthy else 503, {
+                "status": "healthy" if healthy else "unhealthy", "service_state": ml.state,
                 "gpu": {"available": bool(devs), "count": len(devs),
                         "devices": [d["name"] for d in devs]},
                 "managers": {"pow": {"running": False},
-                             "inference": {"running": ml.state == "INFERENCE"},
+                             "inference": {"running": ml.state == "INFERENCE",
+                                           "healthy": not ml.broken},
                              "train": {"running": False}}})
         if path == "/readyz":
-            return self.reply(200, {"ready": True})
+            ready = ml.snapshot()["inference_healthy"]
+            return self.reply(200 if ready else 503, {"ready": ready})
         if path == "/api/v1/state":
             return self.reply(200, ml.snapshot())
         if path == "/api/v1/stop" and method == "POST":
@@ -140,11 +153,18 @@ class ManagementHandler(Common):
             body = self.json_body() or {}
             if not body.get("model"):
                 return self.reply(422, {"detail": "model is required"})
+            if ml.broken:
+                common.log(ROLE, event="inference-up-failed", model=body["model"])
+                return self.reply(500, {"detail": "vLLM backend failed to start (gonkasim: "
+                                                  "this image tag is set broken)"})
             with ml.lock:
                 if ml.state == "INFERENCE":
                     return self.reply(409, {"detail": "Inference is already running"})
-                ml.state, ml.model = "INFERENCE", body["model"]
+                ml.state, ml.model, ml.loading = "INFERENCE", body["model"], True
                 ml.args = list(body.get("additional_args") or [])
+            time.sleep(ml.load_seconds)  # the model loads; the call returns once it is up
+            with ml.lock:
+                ml.loading = False
             common.log(ROLE, event="inference-up", model=body["model"], args=ml.args,
                        dtype=body.get("dtype"))
             return self.reply(200, {"status": "OK"})
@@ -182,7 +202,9 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     addrs = common.listen_addrs(args, {"management": 8080, "inference": 5000}, "management")
     tag = common.image_tag()
-    ml = MLState(tag, args.service)
+    cfg = settings.load()
+    ml = MLState(tag, args.service, broken=tag in (cfg.get("mlnode_broken_tags") or []),
+                 load_seconds=float(cfg.get("mlnode_load_seconds") or 0))
     for cls in (ManagementHandler, InferenceHandler):
         cls.ml = ml
         cls.prefixes = tuple(p.strip("/") for p in args.version_prefixes.split(",") if p.strip())

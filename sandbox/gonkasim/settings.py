@@ -18,6 +18,12 @@ DEFAULTS: dict = {
     # seconds the node spends initialising (init-docker.sh: genesis, keys, config) before its
     # RPC answers; a slow host for tests that need a long wait
     "init_seconds": 0,
+    # MLNode: seconds a model takes to load after POST /api/v1/inference/up; image tags that
+    # never become healthy (a bad release)
+    "mlnode_load_seconds": 0,
+    "mlnode_broken_tags": [],
+    # api: the epoch schedule (see gonkasim/api.py Epochs); a PoC far away by default
+    "epoch": {},
 }
 
 

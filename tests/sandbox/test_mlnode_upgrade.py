@@ -2,8 +2,9 @@
 
 A bounded load loop on the host (loopback only) calls `/<current>/api/v1/state` and, when that
 MLNode serves inference, `/<current>/v1/chat/completions`, where <current> is the version the api
-calls now, as the api itself does. Through prepare -> the chain's switch -> cleanup -> rollback:
-no request fails, and each one reaches the version its path names.
+calls now, as the api itself does, and the same two on `/` (the ML proxy's default route).
+Through prepare -> the chain's switch -> cleanup -> rollback: no request fails or hangs, each
+versioned one reaches the version its path names, and `/` ends on the version the api calls.
 """
 
 from __future__ import annotations
@@ -27,18 +28,20 @@ OLD = {"version": "v3.0.8", "image": "ghcr.io/gonka-ai/mlnode:3.0.13", "current"
 NEW = {"version": "v3.0.9", "image": "ghcr.io/gonka-ai/mlnode:3.0.14", "current": False}
 PASSWORD = "upgrade-Keyring-pass-2026"
 JOIN = "/mnt/ssd/gonka/deploy/join"
-# Blocks until the planned switch: 30 s at the chain sim's 0.5 s blocks, room for the refused
-# cleanup and the status run before it even on a loaded 2-core machine (6 blocks were not).
-SWITCH_IN = 60
+# Blocks from planning the switch to its height: room for two pyinfra runs (status, cleanup),
+# at the sim's 0.5 s blocks; the test checks they did run before it.
+SWITCH_AFTER = 60
 
 # Bounded: stops at the stop file, after 100000 requests or after 900 s, whichever comes first.
+# A request that takes longer than HUNG seconds counts as hung.
+HUNG = 5.0
 LOAD = r"""
 import json, os, time, urllib.request
 out, stop = "/tmp/load.jsonl", "/tmp/load.stop"
 def get(url, body=None):
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, r.headers.get("X-Gonkasim-Version"), r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("X-Gonkasim-Version"), e.read()
@@ -48,20 +51,23 @@ chat = json.dumps({"model": "testorg/tiny-model",
                    "messages": [{"role": "user", "content": "hi"}]}).encode()
 start, n = time.time(), 0
 with open(out, "w", buffering=1) as log:
+    def call(path, port, v, body=None):
+        global n
+        t0 = time.time()
+        code, served, answer = get(f"http://127.0.0.1:{port}{path}", body)
+        log.write(json.dumps({"path": path, "v": v, "status": code, "served": served,
+                              "took": round(time.time() - t0, 3)}) + "\n")
+        n += 1
+        return code, answer
     while not os.path.exists(stop) and n < 100000 and time.time() - start < 900:
         code, _, body = get("http://127.0.0.1:8000/v1/status")
         if code != 200:
             continue  # the api's own answer is not a request to an MLNode
         v = json.loads(body)["current_node_version"]
-        code, served, body = get(f"http://127.0.0.1:8080/{v}/api/v1/state")
-        log.write(json.dumps({"path": f"/{v}/api/v1/state", "v": v, "status": code,
-                              "served": served}) + "\n")
-        n += 1
-        if code == 200 and json.loads(body).get("inference_healthy"):
-            code, served, _ = get(f"http://127.0.0.1:5050/{v}/v1/chat/completions", chat)
-            log.write(json.dumps({"path": f"/{v}/v1/chat/completions", "v": v,
-                                  "status": code, "served": served}) + "\n")
-            n += 1
+        for prefix in (f"/{v}", ""):
+            code, answer = call(f"{prefix}/api/v1/state", 8080, v)
+            if code == 200 and json.loads(answer).get("inference_healthy"):
+                call(f"{prefix}/v1/chat/completions", 5050, v, chat)
 """
 
 
@@ -121,6 +127,11 @@ def wait_for(what: str, check, timeout: float = 120.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def chain_height(host) -> int:
+    return int(json.loads(host.run("curl -s 127.0.0.1:26657/status"))["result"]["sync_info"]
+               ["latest_block_height"])
+
+
 def api_version(host) -> str:
     return json.loads(host.run("curl -s 127.0.0.1:8000/v1/status"))["current_node_version"]
 
@@ -141,17 +152,22 @@ def test_upgrade_under_load_fails_no_request(upgrade_host):
     served = json.loads(host.run("curl -s 127.0.0.1:8080/v3.0.9/api/v1/state"))
     assert served["version"] == "3.0.14"
 
-    # The chain plans the switch; cleanup before it is refused with the height.
-    height = int(json.loads(host.run("curl -s 127.0.0.1:26657/status"))["result"]["sync_info"]
-                 ["latest_block_height"])
+    # The chain plans the switch; status names it and cleanup before it is refused with the
+    # height. Whether both ran before the height is checked, not assumed from a margin.
+    switch = chain_height(host) + SWITCH_AFTER
     host.run("curl -s -X POST 127.0.0.1:26657/gonkasim/partial-upgrade -d "
-             + shlex.quote(json.dumps({"height": height + SWITCH_IN, "node_version": "v3.0.9"})))
+             + shlex.quote(json.dumps({"height": switch, "node_version": "v3.0.9"})))
+    rc, status_out = stage(ctx, "status")
     rc, out = stage(ctx, "cleanup")
+    reached = chain_height(host)
+    assert reached < switch, f"the chain reached the switch height {switch} before both " \
+        f"stages ran (now {reached}): this machine is slower than SWITCH_AFTER allows"
+    assert f"pending partial upgrades: v3.0.9 at height {switch}" in status_out, \
+        status_out[-2000:]
     assert rc != 0 and "the api still calls v3.0.8: the switch to v3.0.9 is at height" in out, \
         out[-3000:]
-    rc, out = stage(ctx, "status")
-    assert f"pending partial upgrades: v3.0.9 at height {height + SWITCH_IN}" in out, out[-2000:]
-    wait_for("the api to switch", lambda: api_version(host) == "v3.0.9")
+    wait_for("the api to switch", lambda: api_version(host) == "v3.0.9",
+             timeout=SWITCH_AFTER * 2 + 60)
 
     # cleanup: the old MLNode is stopped and removed, `/` goes to the new one.
     rc, out = stage(ctx, "cleanup")
@@ -162,23 +178,33 @@ def test_upgrade_under_load_fails_no_request(upgrade_host):
     root = json.loads(host.run("curl -s 127.0.0.1:8080/api/v1/state"))
     assert root["version"] == "3.0.14"
 
-    # rollback: the routing and containers the last stage found, from the kept record.
+    # rollback: the containers the last stage found, from the kept record; `/` stays on the
+    # version the api calls (the chain switched to v3.0.9), /v3.0.8/ answers again.
     rc, out = stage(ctx, "rollback")
     assert rc == 0, out[-4000:]
-    assert json.loads(host.run("curl -s 127.0.0.1:8080/api/v1/state"))["version"] == "3.0.13"
+    assert json.loads(host.run("curl -s 127.0.0.1:8080/v3.0.8/api/v1/state"))["version"] \
+        == "3.0.13"
+    assert json.loads(host.run("curl -s 127.0.0.1:8080/api/v1/state"))["version"] == "3.0.14"
+    rc, out = stage(ctx, "rollback")
+    assert rc == 0 and no_changes(out), out[-3000:]
 
     wait_for("2000 requests", lambda: len(records(host)) >= 2000, timeout=300)
     host.run("touch /tmp/load.stop")
     done = records(host)
     failed = [r for r in done if r["status"] != 200]
-    wrong = [r for r in done if r["served"] != TAGS[r["v"]]]
+    hung = [r for r in done if r["took"] > HUNG]
+    wrong = [r for r in done if r["path"].startswith("/v3") and r["served"] != TAGS[r["v"]]]
+    root = [r for r in done if not r["path"].startswith("/v3")]
     assert len(done) >= 2000
     assert not failed, failed[:10]
+    assert not hung, hung[:10]
     assert not wrong, wrong[:10]
     assert {r["v"] for r in done} == {"v3.0.8", "v3.0.9"}
-    assert any(r["path"].endswith("/chat/completions") for r in done)
-    print(f"{len(done)} requests, 0 failed, "
-          f"{sum(r['v'] == 'v3.0.9' for r in done)} to v3.0.9")
+    assert any(r["path"] == "/v1/chat/completions" for r in root)
+    assert root[-1]["served"] == "3.0.14"
+    print(f"{len(done)} requests ({len(root)} on /), 0 failed, 0 hung (slowest "
+          f"{max(r['took'] for r in done):.2f} s), {sum(r['v'] == 'v3.0.9' for r in done)} "
+          "while the api called v3.0.9")
 
 
 def test_invalid_nginx_config_never_reaches_the_running_proxy(upgrade_host):

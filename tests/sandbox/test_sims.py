@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
 
 import pytest
@@ -420,3 +421,76 @@ def test_api_follows_a_partial_upgrade_to_the_new_mlnode_version(work):
          what="api to switch to v3.0.9")
     poll(lambda: api.get("admin", "/admin/v1/nodes")[1][0]["state"]["current_status"]
          == "FAILED", 10, what="node1 to fail at the unrouted v3.0.9")
+
+
+# ---------------- epochs, disable/enable, MLNode readiness ----------------
+def test_api_reports_the_epoch_phase_and_the_test_hook_moves_the_next_poc(network):
+    work, seed, node, ml, cold = network
+    api = start_api(work, seed, node, cold)
+    code, epoch = api.get("public", "/v1/epochs/latest")
+    assert code == 200 and epoch["phase"] == "Inference"
+    assert epoch["latest_epoch"]["index"] == 0 and not epoch["is_confirmation_poc_active"]
+    assert epoch["epoch_stages"]["next_poc_start"] - epoch["block_height"] > 1000
+    assert api.get("public", "/v1/epochs/7")[0] == 400   # only `latest`, as get_epoch.go
+    code, moved = api.post("admin", "/admin/v1/gonkasim/epoch",
+                           {"poc_in": -1, "poc_generate_blocks": 500})
+    assert code == 200 and moved["phase"] == "PoCGenerate"
+    assert moved["latest_epoch"]["index"] == 1
+    assert moved["epoch_stages"]["poc_validation_end"] > moved["block_height"]
+    assert api.get("public", "/v1/epochs/latest")[1]["phase"] == "PoCGenerate"
+    code, soon = api.post("admin", "/admin/v1/gonkasim/epoch", {"poc_in": 30})
+    assert soon["phase"] == "Inference"
+    assert 0 < soon["epoch_stages"]["next_poc_start"] - soon["block_height"] <= 30
+    api.post("admin", "/admin/v1/gonkasim/epoch", {"confirmation_poc_active": True})
+    assert api.get("public", "/v1/epochs/latest")[1]["is_confirmation_poc_active"] is True
+
+
+def test_a_disabled_node_gets_no_request_and_other_executors_serve(network):
+    work, seed, node, ml, cold = network
+    host, port = ml.addrs["management"].split(":")
+    api = start_api(work, seed, node, cold, [{
+        "id": "node1", "host": host, "poc_port": int(port), "max_concurrent": 500,
+        "inference_port": int(ml.addrs["inference"].split(":")[1]),
+        "models": {"testorg/tiny-model": {"args": []}}}])
+    poll(lambda: api.get("admin", "/admin/v1/nodes")[1][0]["state"]["current_status"]
+         == "INFERENCE", 10, what="node1 INFERENCE")
+    req = {"model": "testorg/tiny-model", "messages": [{"role": "user", "content": "hi"}]}
+    code, chat = api.post("public", "/v1/chat/completions", req)
+    assert code == 200 and "mlnode" in chat["choices"][0]["message"]["content"]
+    code, doc = api.post("admin", "/admin/v1/nodes/node1/disable")
+    assert (code, doc) == (200, {"message": "node disabled successfully", "node_id": "node1"})
+    served = len([r for r in ml.records() if r.get("path") == "/v1/chat/completions"])
+    for _ in range(5):
+        code, chat = api.post("public", "/v1/chat/completions", req)
+        assert code == 200 and "another executor" in chat["choices"][0]["message"]["content"]
+    assert len([r for r in ml.records() if r.get("path") == "/v1/chat/completions"]) == served
+    assert api.post("admin", "/admin/v1/nodes/nope/disable") == \
+        (404, {"message": "node not found: nope"})
+    assert api.post("admin", "/admin/v1/nodes/node1/enable")[0] == 200
+    code, chat = api.post("public", "/v1/chat/completions", req)
+    assert code == 200 and "mlnode" in chat["choices"][0]["message"]["content"]
+    events = [(r["event"], r.get("executor") or r.get("enabled")) for r in api.records()
+              if r.get("event") in ("route", "admin-state")]
+    assert events == [("route", "node1"), ("admin-state", False)] + [("route", "other")] * 5 \
+        + [("admin-state", True), ("route", "node1")]
+
+
+def test_mlnode_is_not_ready_until_its_model_loads_and_a_broken_tag_never_is(work):
+    settings = json.loads((work.path / "sim.json").read_text())
+    (work.path / "sim.json").write_text(json.dumps(
+        {**settings, "mlnode_load_seconds": 1.0, "mlnode_broken_tags": ["3.0.16"]}))
+    ml = work.sim("mlnode", ["management", "inference"], ["--service", "mlnode-308"],
+                  env={"GONKASIM_IMAGE": "ghcr.io/gonka-ai/mlnode:3.0.14"})
+    assert ml.get("management", "/readyz") == (503, {"ready": False})
+    body = {"model": "testorg/tiny-model", "dtype": "auto", "additional_args": []}
+    started = time.monotonic()
+    assert ml.post("management", "/api/v1/inference/up", body)[0] == 200
+    assert time.monotonic() - started >= 1.0   # returns once the model is up
+    assert ml.get("management", "/readyz") == (200, {"ready": True})
+    assert ml.get("management", "/api/v1/state")[1]["inference_healthy"] is True
+    broken = work.sim("mlnode", ["management", "inference"], ["--service", "mlnode-308"],
+                      env={"GONKASIM_IMAGE": "ghcr.io/gonka-ai/mlnode:3.0.16"}, name="broken")
+    assert broken.get("management", "/health")[0] == 503
+    code, doc = broken.post("management", "/api/v1/inference/up", body)
+    assert code == 500 and "failed to start" in doc["detail"]
+    assert broken.get("management", "/readyz")[0] == 503

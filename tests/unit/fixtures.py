@@ -47,6 +47,7 @@ SCRIPTS = {
     "KEY_SCRIPT": "gonka_deploy.operations.docker",
     "PLUGIN_SCRIPT": "gonka_deploy.operations.docker",
     "WAIT_SCRIPT": "gonka_deploy.operations.docker",
+    "HTTP_PROBE_SCRIPT": "gonka_deploy.facts.compose",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
@@ -109,12 +110,15 @@ class FakeHost:
 
 def put_local_state(key_name: str, records: dict) -> None:
     """Write a node's local state through its one owner (``gonka_deploy.state``)."""
-    from gonka_deploy.state import NodeState, UpgradeHistory
+    from gonka_deploy.state import ImageSwaps, NodeState, UpgradeHistory
 
     node = NodeState(key_name)
     for name, value in records.items():
         if name == "upgrades":
             node.set_upgrades(UpgradeHistory.model_validate(value))
+        elif name == "swaps":
+            for record in ImageSwaps.model_validate(value).swaps.values():
+                node.set_swap(record)
         elif name == "warm_address":
             node.set_warm_address(value)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -112,3 +113,13 @@ def test_host_side_shell_programs_pass_shellcheck():
     done = subprocess.run(["shellcheck", "--shell=sh", *scripts], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_http_probe_reports_each_url_and_nothing_for_a_silent_one(server):
+    url, answers, _ = server
+    answers += [(503, '{"status": "unhealthy"}')]
+    done = subprocess.run(["python3", "-c", source("http_probe.py"), url, "http://127.0.0.1:9/x"],
+                          capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines == [{"url": url, "status": 503, "json": {"status": "unhealthy"}},
+                     {"url": "http://127.0.0.1:9/x", "status": 0, "json": None}]
