@@ -11,6 +11,7 @@ Operation cases live in ``tests/operations/<module>.<op>/<behaviour>.json``::
      "exception": {"name": "TypeError", "message": "..."},
      "logs": ["would format /dev/vdb (ext4, 1.0 GiB)"],
      "local_state": {"fra-01": {"warm_address": "gonka1..."}},  # NodeState records before
+     "shell": [{"ok": true, "stdout": ["..."]}],  # answers to commands run inside the body
      "secret_kwargs": ["content"]}          # kwargs passed wrapped in SecretStr
 
 Fact cases live in ``tests/facts/<module>.<Fact>/<behaviour>.json`` with ``kwargs``, ``command``,
@@ -24,6 +25,7 @@ import json
 import logging
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
 from unittest.mock import MagicMock
 
 from pydantic import SecretStr
@@ -47,6 +49,8 @@ SCRIPTS = {
     "KEY_SCRIPT": "gonka_deploy.operations.docker",
     "PLUGIN_SCRIPT": "gonka_deploy.operations.docker",
     "WAIT_SCRIPT": "gonka_deploy.operations.docker",
+    "RUNLOCK_SCRIPT": "gonka_deploy.facts.runlock",
+    "PYTHON_SCRIPT": "gonka_deploy.facts.runlock",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
@@ -85,10 +89,24 @@ def kwargs_key(kwargs: dict) -> str:
 class FakeHost:
     name = "fake-host"
     print_prefix = "[fake-host] "
+    data: dict = {}
 
-    def __init__(self, facts: dict):
+    def __init__(self, facts: dict, shell: list | None = None):
         self.facts = facts
         self.noops: list[str] = []
+        self.shell = list(shell or [])
+        self.shell_commands: list = []
+
+    def run_shell_command(self, command, **kwargs):
+        """A command an operation runs inside its body (e.g. taking the run lock), answered in
+        order from the case's ``shell`` list; a command the case does not answer is an error."""
+        self.shell_commands.append(command_text(command))
+        if not self.shell:
+            raise KeyError(f"the case gives no answer for the command {command_text(command)}")
+        answer = self.shell.pop(0)
+        out, err = answer.get("stdout", []), answer.get("stderr", [])
+        return answer.get("ok", True), SimpleNamespace(
+            stdout_lines=out, stderr_lines=err, stdout="\n".join(out), stderr="\n".join(err))
 
     def get_fact(self, cls, *args, **kwargs):
         # An unknown fact is a typo in the case or an operation reading something new: say so
@@ -142,7 +160,7 @@ def run_operation(path: Path, caplog, tmp_path: Path, monkeypatch) -> None:
         value = kwargs[name]
         kwargs[name] = ([SecretStr(v) for v in value] if isinstance(value, list)
                         else SecretStr(value))
-    host = FakeHost(spec.get("facts", {}))
+    host = FakeHost(spec.get("facts", {}), spec.get("shell"))
     state = MagicMock(is_executing=spec.get("executing", False))
     caplog.set_level(logging.INFO)
     with ctx_state.use(state), ctx_host.use(host):
@@ -174,6 +192,10 @@ def run_operation(path: Path, caplog, tmp_path: Path, monkeypatch) -> None:
         assert line in logs, logs
     for line in spec.get("not_logs", []):
         assert not any(line in log for log in logs), logs
+    assert not host.shell, f"answers left unused: {host.shell}"
+    ran = "\n".join(map(str, host.shell_commands))
+    for fragment in spec.get("shell_commands", []):  # fragments of the commands run in the body
+        assert fragment in ran, ran
 
 
 def run_fact(path: Path) -> None:
