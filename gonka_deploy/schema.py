@@ -360,6 +360,13 @@ class HostConfig(Strict):
                                            "locally with the cold key")
     stage: Literal["prepare", "cleanup", "rollback", "status"] | None = Field(
         None, description="deploys/mlnode_upgrade.py only: `--data stage=…`")
+    restore_backup: str = Field("latest", pattern=r"^(latest|never|[0-9]{8}T[0-9]{6}Z\.gkb)$",
+                                description="on a blank host, restore the node's keys from "
+                                "`latest` of `backups/<key_name>/`, from one archive "
+                                "(`20261130T050505Z.gkb`), or `never` (new keys)")
+    allow_consensus_key_reuse: bool = Field(
+        False, description="restore a consensus key even while its old host may still sign with "
+        "it (`--data allow_consensus_key_reuse=true`): risks double signing, slashing, jailing")
 
     # Last, so that its validator sees the catalog, presets and gpu already validated.
     mlnodes: list[MLNode] = Field(min_length=1, description="ML nodes on this host")
