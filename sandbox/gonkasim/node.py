@@ -49,8 +49,9 @@ class Node:
         }
         for name, text in files.items():
             common.atomic_write(os.path.join(self.config_dir, name), text)
-        common.write_json(os.path.join(self.config_dir, "node_key.json"),
-                          keys.node_key_json(keys.new_ed25519_priv()), 0o600)
+        node_key = os.path.join(self.config_dir, "node_key.json")
+        if not os.path.exists(node_key):  # LoadOrGenNodeKey: a restored P2P identity is kept
+            common.write_json(node_key, keys.node_key_json(keys.new_ed25519_priv()), 0o600)
         priv = keys.new_ed25519_priv()
         pub = priv[32:]
         common.write_json(os.path.join(self.config_dir, "priv_validator_key.json"), {

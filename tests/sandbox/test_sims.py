@@ -299,6 +299,36 @@ def test_admin_rejects_unknown_model_and_lists_a_governance_one(network):
     assert (work.path / "dapi" / "api-config.yaml").is_file()
 
 
+def test_api_worker_key_is_made_once_and_kept_from_a_restored_dapi(network):
+    """The worker key (ml_node_key_config) lives in api-config.yaml and gonka.db (WAL); a
+    restart keeps it, and so does a .dapi restored without the sim's own state file."""
+    import sqlite3
+
+    work, seed, node, ml, cold = network
+    api = start_api(work, seed, node, cold)
+
+    def worker() -> tuple[str, dict]:
+        text = (work.path / "dapi" / "api-config.yaml").read_text()
+        line = next(x for x in text.splitlines() if "worker_public:" in x)
+        db = sqlite3.connect(work.path / "dapi" / "gonka.db")
+        try:
+            row = db.execute("SELECT value_json FROM kv_config WHERE key = "
+                             "'ml_node_key_config'").fetchone()
+        finally:
+            db.close()
+        return line.split(": ", 1)[1], json.loads(row[0])
+
+    public, stored = worker()
+    assert stored["worker_public"] == public and len(base64.b64decode(public)) == 32
+    assert sqlite3.connect(work.path / "dapi" / "gonka.db").execute(
+        "PRAGMA journal_mode").fetchone() == ("wal",)
+    api.stop()
+    for name in ("gonkasim-state.json", "gonka.db", "gonka.db-wal", "gonka.db-shm"):
+        (work.path / "dapi" / name).unlink(missing_ok=True)
+    api.start()
+    assert worker() == (public, stored)
+
+
 def test_api_reads_node_config_only_on_first_start(network):
     work, seed, node, ml, cold = network
     first = {"id": "n1", "host": "inference", "inference_port": 5000, "poc_port": 8080,
