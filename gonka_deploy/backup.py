@@ -73,6 +73,7 @@ class Manifest(Model):
     created: str
     release: str
     public_host: str
+    ssh_hostname: str | None = None       # where the toolkit reached the host (its own address)
     p2p_port: int
     api_port: int
     warm_address: str | None = None
@@ -197,9 +198,9 @@ def backup_root() -> Path:
     return Path(os.environ.get(BACKUP_DIR_ENV, "backups"))
 
 
-def archives(key_name: str) -> list[Path]:
+def archives(key_name: str, root: Path | None = None) -> list[Path]:
     """The archives of ``key_name``, oldest first (their names are their creation times)."""
-    folder = backup_root() / key_name
+    folder = (root or backup_root()) / key_name
     return sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
 
 

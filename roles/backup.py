@@ -14,4 +14,5 @@ def key_backup(config: HostConfig, node_id: str):
     backup.archived(name="Key material to backups/", join_dir=config.join_dir,
                     key_name=config.key_name, host_name=host.name, node_id=node_id,
                     release=config.release, public_host=config.public_host,
+                    ssh_hostname=host.data.get("ssh_hostname") or host.name,
                     p2p_port=config.p2p_port, api_port=config.api_port)

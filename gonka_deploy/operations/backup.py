@@ -103,7 +103,7 @@ def _node_keys() -> dict:
 
 @operation()
 def archived(join_dir: str, key_name: str, host_name: str, node_id: str, release: str,
-             public_host: str, p2p_port: int, api_port: int,
+             public_host: str, p2p_port: int, api_port: int, ssh_hostname: str | None = None,
              passphrase: SecretStr | None = None):
     """
     Keep the node's key material, encrypted, on this machine: a new archive only when it
@@ -112,6 +112,7 @@ def archived(join_dir: str, key_name: str, host_name: str, node_id: str, release
     + join_dir: deploy/join of the clone (``.tmkms``, ``.inference``, ``.dapi`` live there)
     + key_name: the node (archives go to ``backups/<key_name>/``)
     + host_name, node_id, release, public_host, p2p_port, api_port: for the manifest
+    + ssh_hostname: the address the toolkit reaches the host by (a restore probes it too)
     + passphrase: the archive's passphrase (default: ``GONKA_BACKUP_PASSPHRASE[_<KEY>]`` or
       ``BACKUP_PASSPHRASE=`` in ``secrets/<key_name>.env``)
 
@@ -158,7 +159,8 @@ def archived(join_dir: str, key_name: str, host_name: str, node_id: str, release
     logger.info(f"{host.print_prefix}{verb} a key backup of {len(found['files'])} files "
                 f"({describe_size(total)}) of {key_name}")
     base = {"host": host_name, "key_name": key_name, "node_id": node_id, "release": release,
-            "public_host": public_host, "p2p_port": p2p_port, "api_port": api_port,
+            "public_host": public_host, "ssh_hostname": ssh_hostname, "p2p_port": p2p_port,
+            "api_port": api_port,
             "warm_address": NodeState(key_name).warm_address(), **_node_keys()}
     yield FunctionCommand(_archive, (join_dir, key_name, base, secret), {})
 
@@ -166,20 +168,27 @@ def archived(join_dir: str, key_name: str, host_name: str, node_id: str, release
 # --- restore --------------------------------------------------------------------------------
 
 def signer_risk(manifest: Manifest) -> tuple[str | None, str]:
-    """(why restoring the consensus key may double sign, or None; what was seen)."""
-    api_url = f"http://{manifest.public_host}:{manifest.api_port}/chain-rpc/status"
-    seen = need(host.get_fact(SignerProbe, address=manifest.public_host,
-                              port=manifest.p2p_port, api_url=api_url),
-                f"the probe of {manifest.host}")
-    where = f"{manifest.host} ({manifest.public_host}:{manifest.p2p_port})"
-    theirs, ours = seen.get("rpc_pub_key"), manifest.consensus_pubkey
-    if seen.get("p2p") != "open":
-        return None, f"the old host {where} runs no node (P2P {seen.get('p2p')})"
-    if theirs and ours and theirs != ours:
-        return None, f"the old host {where} runs a node with another consensus key"
-    named = " and its RPC names this consensus key" if theirs and theirs == ours else ""
-    return (f"the old host {where} still accepts P2P connections{named}: its node may be "
-            "signing with this consensus key"), ""
+    """(why restoring the consensus key may double sign, or None; what was seen).
+
+    The old host is probed from this host at its public address and at the address the toolkit
+    reached it by: when its DNS name already points here, the other still finds it."""
+    seen_all = []
+    for address in dict.fromkeys(a for a in (manifest.public_host, manifest.ssh_hostname) if a):
+        api_url = f"http://{address}:{manifest.api_port}/chain-rpc/status"
+        seen = need(host.get_fact(SignerProbe, address=address, port=manifest.p2p_port,
+                                  api_url=api_url), f"the probe of {manifest.host}")
+        where = f"{manifest.host} ({address}:{manifest.p2p_port})"
+        theirs, ours = seen.get("rpc_pub_key"), manifest.consensus_pubkey
+        if seen.get("p2p") != "open":
+            seen_all.append(f"the old host {where} runs no node (P2P {seen.get('p2p')})")
+            continue
+        if theirs and ours and theirs != ours:
+            seen_all.append(f"the old host {where} runs a node with another consensus key")
+            continue
+        named = " and its RPC names this consensus key" if theirs and theirs == ours else ""
+        return (f"the old host {where} still accepts P2P connections{named}: its node may be "
+                "signing with this consensus key"), ""
+    return None, "; ".join(seen_all)
 
 
 def _restore(join_dir: str, key_name: str, path: str, passphrase: SecretStr,
