@@ -299,6 +299,35 @@ def test_admin_rejects_unknown_model_and_lists_a_governance_one(network):
     assert (work.path / "dapi" / "api-config.yaml").is_file()
 
 
+def test_node_with_tmkms_publishes_the_signers_key_and_waits_for_it(work):
+    """With TMKMS_PORT the node's RPC waits for tmkms to dial in; /status then names tmkms's
+    consensus key; a restarted node gets it again (tmkms reconnects)."""
+    import base64 as b64
+    import socket as sock
+
+    from gonkasim import keys
+
+    with sock.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"TMKMS_PORT": str(port)}
+    node = work.sim("node", NODE_LISTENERS, ["--home", str(work.path / "inf")], env=env,
+                    start=False).start(expect_ready=False)
+    assert not common.wait_until(node._ready, 2, 0.1), "the RPC served before the signer came"
+    work.sim("tmkms", [], ["--home", str(work.path / "tmkms"), "--validator-addr",
+                           f"tcp://127.0.0.1:{port}"], start=False).start(expect_ready=False)
+    assert common.wait_until(node._ready, 60, 0.1), node.output()
+    seed = b64.b64decode((work.path / "tmkms" / "secrets" / "priv_validator_key.softsign")
+                         .read_text())
+    want = keys.b64(keys.ed25519_pub(seed))
+    code, doc = node.get("rpc", "/status")
+    assert doc["result"]["validator_info"]["pub_key"]["value"] == want
+    node.stop()
+    node.start(timeout=60)  # tmkms dials the restarted node again
+    code, doc = node.get("rpc", "/status")
+    assert doc["result"]["validator_info"]["pub_key"]["value"] == want
+
+
 def test_api_worker_key_is_made_once_and_kept_from_a_restored_dapi(network):
     """The worker key (ml_node_key_config) lives in api-config.yaml and gonka.db (WAL); a
     restart keeps it, and so does a .dapi restored without the sim's own state file."""
