@@ -135,6 +135,11 @@ def keys_show(host) -> str:
 def test_converged_host_is_backed_up_once_encrypted(scenario):
     rc, out = pyinfra(scenario, "old", NODE, "-y")
     assert rc == 0, out[-6000:]
+    rc, dry = pyinfra(scenario, "old", BACKUP, "--dry", *VERBOSE)
+    scenario["outputs"]["backup dry run"] = dry
+    assert rc == 0 and "would write a key backup of " in dry, dry[-3000:]
+    assert not (scenario["base"] / "backups").exists(), "a dry run wrote"
+    assert scenario["old"].run(f"test -e {HOLDER}; echo $?").strip() == "1", "a dry run locked"
     started = time.monotonic()
     rc, out = pyinfra(scenario, "old", BACKUP, "-y", *VERBOSE)
     scenario["outputs"]["backup"] = out
