@@ -299,6 +299,22 @@ def test_admin_rejects_unknown_model_and_lists_a_governance_one(network):
     assert (work.path / "dapi" / "api-config.yaml").is_file()
 
 
+def test_node_keeps_a_restored_node_key_on_its_first_start(work):
+    """`inferenced init` loads an existing node_key.json (LoadOrGenNodeKey): a restored P2P
+    identity survives the first start, and /status names it."""
+    from gonkasim import keys
+
+    priv = keys.new_ed25519_priv()
+    doc = keys.node_key_json(priv)
+    (work.path / "inf" / "config").mkdir(parents=True)
+    (work.path / "inf" / "config" / "node_key.json").write_text(json.dumps(doc))
+    node = work.sim("node", NODE_LISTENERS, ["--home", str(work.path / "inf")])
+    assert json.loads((work.path / "inf" / "config" / "node_key.json").read_text()) == doc
+    assert (work.path / "inf" / "config" / "config.toml").is_file()
+    code, status = node.get("rpc", "/status")
+    assert status["result"]["node_info"]["id"] == keys.node_id(priv[32:])
+
+
 def test_node_with_tmkms_publishes_the_signers_key_and_waits_for_it(work):
     """With TMKMS_PORT the node's RPC waits for tmkms to dial in; /status then names tmkms's
     consensus key; a restarted node gets it again (tmkms reconnects)."""
