@@ -21,12 +21,16 @@ from pyinfra import host, logger
 from gonka_deploy.operations.util import refuse_deploy
 from gonka_deploy.pyinfra_hooks import host_config
 from gonka_deploy.state import NodeState
+from roles.lock import run_lock
 from roles.swap import image_swap
 from roles.upgrade import cleanup, prepare, rollback, status
 
 config = host_config()
 stage = config.stage
 new = [v for v in config.mlnode_versions if not v.current]
+
+if stage not in (None, "status"):  # status only reads: it never waits for or takes the lock
+    run_lock(config, f"deploys/mlnode_upgrade.py stage={stage}")
 
 if stage is None:
     refuse_deploy("set the stage: --data stage=status|prepare|cleanup|rollback|swap")

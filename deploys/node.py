@@ -11,6 +11,7 @@ from gonka_deploy.pyinfra_hooks import host_config
 from gonka_deploy.state import identity
 from roles.chain import chain_tuning
 from roles.configuration import configuration
+from roles.lock import UPSTREAM, run_lock
 from roles.network import network_node
 from roles.release import release_check
 from roles.repo import repo_and_models
@@ -22,8 +23,10 @@ config = host_config()
 release_check(config)                    # the release and its drift, before anything else
 node_id = identity(config.key_name).node_id
 
+run_lock(config, "deploys/node.py")      # one apply at a time on a host, held to the end
 server(config, node_id)                  # 1: admin keys, preflight, data disk, monitoring
 repo_and_models(config)                  # 2: gonka repo, model downloads (not waited for)
+run_lock(config, "deploys/node.py", UPSTREAM)  # and upstream's deploy/join lock from now on
 configuration(config)                    # 3: config.env, .env, node-config.json, nginx, override
 network_node(config)                     # 4: tmkms + node, warm key, registration
 chain_tuning(config)                     # 5: peers and pruning; node restarted only on change

@@ -368,6 +368,13 @@ class HostConfig(Strict):
     # inc4/gonka-nop@03f9a72c:internal/cmd/update.go waits 15 min for the model after a swap
     mlnode_swap_timeout_s: int = Field(1800, gt=0, description="seconds a swapped MLNode has "
                                        "to load its model before the swap is rolled back")
+    restore_backup: str = Field("latest", pattern=r"^(latest|never|[0-9]{8}T[0-9]{6}Z\.gkb)$",
+                                description="on a blank host, restore the node's keys from "
+                                "`latest` of `backups/<key_name>/`, from one archive "
+                                "(`20261130T050505Z.gkb`), or `never` (new keys)")
+    allow_consensus_key_reuse: bool = Field(
+        False, description="restore a consensus key even while its old host may still sign with "
+        "it (`--data allow_consensus_key_reuse=true`): risks double signing, slashing, jailing")
 
     # Last, so that its validator sees the catalog, presets and gpu already validated.
     mlnodes: list[MLNode] = Field(min_length=1, description="ML nodes on this host")

@@ -1,8 +1,11 @@
-"""Where a host's keyring password comes from (INVENTORY.md, "keyring_password").
+"""Where a host's secrets come from: the keyring password (INVENTORY.md, "keyring_password") and
+the passphrase of its key backups (``deploys/backup.py``).
 
 Order: ``GONKA_KEYRING_PASSWORD_<KEY_NAME>`` (upper-case, ``-`` -> ``_``), then
 ``GONKA_KEYRING_PASSWORD``, then the file ``secrets/<key_name>.env`` (``KEYRING_PASSWORD=...``,
-mode 0600). The value is wrapped in :class:`pydantic.SecretStr` at once, so it never prints.
+mode 0600). The backup passphrase the same way: ``GONKA_BACKUP_PASSPHRASE_<KEY_NAME>``,
+``GONKA_BACKUP_PASSPHRASE``, ``BACKUP_PASSPHRASE=`` in ``secrets/<key_name>.env``. A value is
+wrapped in :class:`pydantic.SecretStr` at once, so it never prints.
 """
 
 from __future__ import annotations
@@ -51,11 +54,10 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def resolve_keyring_password(key_name: str, environ: Mapping[str, str] | None = None
-                             ) -> ResolvedSecret | None:
-    """Return the password for ``key_name``, or None when no source defines it."""
+def _resolve(key_name: str, base_var: str, file_key: str, environ: Mapping[str, str] | None,
+             optional_in_file: bool = False) -> ResolvedSecret | None:
     environ = os.environ if environ is None else environ
-    for var in (env_var_for(key_name), "GONKA_KEYRING_PASSWORD"):
+    for var in (base_var + "_" + key_name.upper().replace("-", "_"), base_var):
         if environ.get(var):
             return ResolvedSecret(SecretStr(environ[var]), var)
     path = secrets_dir() / f"{key_name}.env"
@@ -64,10 +66,34 @@ def resolve_keyring_password(key_name: str, environ: Mapping[str, str] | None = 
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise SecretError(f"{path} has mode {mode:04o}, must be 0600 (chmod 600 {path})")
-    value = read_env_file(path).get("KEYRING_PASSWORD")
+    value = read_env_file(path).get(file_key)
     if not value:
-        raise SecretError(f"{path} has no KEYRING_PASSWORD= line")
+        if optional_in_file:
+            return None
+        raise SecretError(f"{path} has no {file_key}= line")
     return ResolvedSecret(SecretStr(value), str(path))
+
+
+def resolve_keyring_password(key_name: str, environ: Mapping[str, str] | None = None
+                             ) -> ResolvedSecret | None:
+    """Return the password for ``key_name``, or None when no source defines it."""
+    return _resolve(key_name, "GONKA_KEYRING_PASSWORD", "KEYRING_PASSWORD", environ)
+
+
+def backup_env_var_for(key_name: str) -> str:
+    return "GONKA_BACKUP_PASSPHRASE_" + key_name.upper().replace("-", "_")
+
+
+def resolve_backup_passphrase(key_name: str, environ: Mapping[str, str] | None = None
+                              ) -> ResolvedSecret | None:
+    """The passphrase of ``key_name``'s key backups, or None when no source defines it."""
+    return _resolve(key_name, "GONKA_BACKUP_PASSPHRASE", "BACKUP_PASSPHRASE", environ,
+                    optional_in_file=True)
+
+
+def backup_sources_hint(key_name: str) -> str:
+    return (f"set {backup_env_var_for(key_name)} or GONKA_BACKUP_PASSPHRASE, or add "
+            f"BACKUP_PASSPHRASE= to {secrets_dir() / (key_name + '.env')} (mode 0600)")
 
 
 def sources_hint(key_name: str) -> str:

@@ -3,8 +3,8 @@ one owner: nothing else knows a file name in there.
 
 What a run learns about a host is a typed record (pydantic, validated on read and on write):
 the node's identity, its warm address (and, opted in, the mnemonic), the registration, the grant,
-the MLNode upgrade history, the MLNode image swaps, the last verification, the last report and
-the audit log.
+the MLNode upgrade history, the MLNode image swaps, a restore from a key backup, the last
+verification, the last report and the audit log.
 
 Writes are atomic (temp file in the same folder, fsync, rename, fsync of the folder), so a crash
 never leaves a half-written file; anything that may carry a secret is written 0600. Writes
@@ -41,6 +41,7 @@ _UPGRADES = "mlnode_upgrade.json"
 _SWAPS = "mlnode_swap.json"
 _VERIFICATION = "verification.json"
 _REPORT = "report.txt"
+_RESTORE = "restore.json"
 _AUDIT = "audit.jsonl"
 
 
@@ -107,6 +108,17 @@ class ImageSwap(Record):
 
 class ImageSwaps(Record):
     swaps: dict[str, ImageSwap] = Field(default_factory=dict)   # by compose service
+
+
+class Restore(Record):
+    """Key material put on a blank host from a backup (``deploys/node.py`` phase 4)."""
+    archive: str
+    archive_created: str
+    from_host: str
+    host: str
+    at: str
+    files: list[str]
+    consensus_key_reuse_allowed: bool = False
 
 
 class Check(Record):
@@ -291,6 +303,13 @@ class NodeState:
         current = self.swaps()
         self._write_record(_SWAPS, ImageSwaps(swaps={**current.swaps,
                                                      record.service: record}))
+
+    # --- restore from a key backup ---
+    def restore(self) -> Restore | None:
+        return self._read(_RESTORE, Restore)
+
+    def set_restore(self, record: Restore) -> None:
+        self._write_record(_RESTORE, record)
 
     # --- verification and report ---
     def verification(self) -> Verification | None:

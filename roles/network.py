@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyinfra.api import deploy
 
 from gonka_deploy.address import account_address
-from gonka_deploy.operations import compose, health, keys
+from gonka_deploy.operations import backup, compose, health, keys
 from gonka_deploy.render import COMPOSE_FILES
 from gonka_deploy.schema import HostConfig
 
@@ -15,6 +15,11 @@ CHAIN_RPC = "http://127.0.0.1:26657/status"
 @deploy("Phase 4: network node and keys")
 def network_node(config: HostConfig):
     join, files = config.join_dir, list(COMPOSE_FILES)
+    # A blank host whose node has a key backup here gets its keys back before tmkms and the
+    # node first start, and before the warm key step: no new key, no second registration.
+    backup.restored(name="Keys from the node's backup (blank host only)", join_dir=join,
+                    key_name=config.key_name, choice=config.restore_backup,
+                    allow_reuse=config.allow_consensus_key_reuse)
     compose.up(name="tmkms and node up", directory=join, files=files,
                services=["tmkms", "node"], no_deps=True)
     health.wait_http(name="Chain RPC answers", url=CHAIN_RPC, what="chain RPC",

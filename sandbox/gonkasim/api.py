@@ -6,7 +6,11 @@
 Refuses to start (exit 1) when the warm key KEY_NAME is missing from <inference-home>/keyring-file.
 On the first start (no state under --dapi-home) it loads the node config JSON; afterwards nodes
 change only through the admin API and persist in <dapi-home>/api-config.yaml and
-<dapi-home>/gonkasim-state.json. Participant and governance data come from the seed sim
+<dapi-home>/gonkasim-state.json. The ML node worker key (ml_node_key_config: worker_public,
+worker_private, base64 ed25519) is made once, like CreateWorkerKey, and kept in api-config.yaml and
+in <dapi-home>/gonka.db (SQLite in WAL mode, table kv_config, key ml_node_key_config: the shape of
+gonka-ai/gonka@7c86e8e6 decentralized-api/apiconfig/sqlite_store.go); an existing one (a
+restored .dapi) is used as it is. Participant and governance data come from the seed sim
 (DAPI_CHAIN_NODE__SEED_API_URL / SEED_API_URL / settings seed_api_url), like the real api reads
 the chain. current_node_version follows the node's REST mlnode_version (polled every second;
 REST URL = DAPI_CHAIN_NODE__URL's host at port 1317, or GONKASIM_NODE_REST_URL). Each enabled
@@ -37,12 +41,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import threading
 import time
 from urllib.parse import urlsplit
 
-from gonkasim import address, chain as chainmod, common, models, settings
+from gonkasim import address, chain as chainmod, common, keys, models, settings
 
 ROLE = "api"
 STATE_FILE = "gonkasim-state.json"
@@ -170,10 +175,42 @@ class Api:
                        nodes=len(state["nodes"]))
         self.state = state
         self.epochs = Epochs(cfg, state.get("epoch"))
+        self.worker = self.worker_key()
         self.persist()
         self._gov_cache: list[dict] | None = None
 
     # ---------- persistence ----------
+    def worker_key(self) -> dict:
+        """The worker key from gonka.db, else from api-config.yaml, else a new one; stored in
+        gonka.db (WAL, left open as the api keeps it)."""
+        os.makedirs(self.dapi_home, exist_ok=True)
+        self.db = sqlite3.connect(os.path.join(self.dapi_home, "gonka.db"),
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS kv_config (key TEXT PRIMARY KEY, "
+                        "value_json TEXT NOT NULL)")
+        row = self.db.execute("SELECT value_json FROM kv_config WHERE key = ?",
+                              ("ml_node_key_config",)).fetchone()
+        found = json.loads(row[0]) if row else None
+        if not found:
+            try:
+                with open(os.path.join(self.dapi_home, "api-config.yaml")) as f:
+                    text = f.read()
+            except OSError:
+                text = ""
+            pairs = dict(line.strip().split(": ", 1) for line in text.splitlines()
+                         if line.strip().startswith(("worker_public: ", "worker_private: ")))
+            if len(pairs) == 2:
+                found = pairs
+        if not found:
+            priv = keys.new_ed25519_priv()
+            found = {"worker_public": keys.b64(priv[32:]), "worker_private": keys.b64(priv)}
+            common.log(ROLE, event="worker-key-created", worker_public=found["worker_public"])
+        self.db.execute("INSERT OR REPLACE INTO kv_config (key, value_json) VALUES (?, ?)",
+                        ("ml_node_key_config", json.dumps(found, sort_keys=True)))
+        self.db.commit()
+        return found
+
     def persist(self) -> None:
         with self.lock:
             snap = json.loads(json.dumps(self.state))
@@ -198,6 +235,9 @@ class Api:
             f"  signer_key_name: {e.get('KEY_NAME', '')}",
             f"  keyring_backend: {e.get('KEYRING_BACKEND', 'file')}",
             "  keyring_dir: /root/.inference",
+            "ml_node_key_config:",
+            f"  worker_public: {self.worker['worker_public']}",
+            f"  worker_private: {self.worker['worker_private']}",
             f"current_node_version: {snap.get('current_node_version') or ''}",
             "nodes:",
         ]

@@ -9,6 +9,12 @@ RPC, state sync settings from SYNC_WITH_SNAPSHOTS/RPC_SERVER_URL_*. Every start:
 settings of init-docker.sh, p2p.external_address from P2P_EXTERNAL_ADDRESS, then every
 CONFIG_<a>__<b>=v into config.toml.
 
+With TMKMS_PORT set (the release's compose sets it; init-docker.sh then runs with a remote
+signer): listens on that port for tmkms, which dials in (tmkms.toml `addr`, as real tmkms does)
+and hands over its consensus public key as one JSON line (a stand-in for the privval handshake);
+like CometBFT with priv_validator_laddr, the RPC waits (bounded) for the signer before it
+serves. /status then names tmkms's key (the local priv_validator_key.json is never used).
+
 Listens: rpc 26657 (/status, /net_info, /health, /genesis, /block, JSON-RPC POST /, and the
 test-only POST /gonkasim/partial-upgrade {"height", "node_version"}), p2p 26656 (accepts and
 closes), rest 1317 (node_info, syncing, mlnode_version, partial_upgrade), metrics 26660.
@@ -19,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
+import threading
 import time
 
 from gonkasim import chain as chainmod, chainfiles, common, keys, settings, tmkms
@@ -28,10 +36,41 @@ ROLE = "node"
 BASE_MLNODE_VERSION = "v3.0.8"
 
 
+class Signer:
+    """The remote signer's connection: tmkms dials in and sends {"pub_key": base64}; the
+    connection is kept, so tmkms sees the node go away and dials again."""
+
+    def __init__(self, port: int):
+        self.pub: bytes | None = None
+        self.ready = threading.Event()
+        self.conns: list = []
+        self.sock = socket.create_server(("0.0.0.0", port))
+        threading.Thread(target=self.loop, name="node-signer", daemon=True).start()
+
+    def loop(self) -> None:
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            try:
+                conn.settimeout(10)
+                line = conn.makefile("rb").readline()
+                self.pub = keys.b64decode(json.loads(line)["pub_key"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                common.log(ROLE, event="signer-rejected", peer=peer[0], error=str(exc))
+                conn.close()
+                continue
+            self.conns.append(conn)
+            self.ready.set()
+            common.log(ROLE, event="signer-connected", peer=peer[0], pub_key=keys.b64(self.pub))
+
+
 class Node:
     def __init__(self, home: str, tmkms_home: str, env: dict, cfg: dict):
         self.home, self.tmkms_home, self.env, self.cfg = home, tmkms_home, env, cfg
         self.config_dir = os.path.join(home, "config")
+        self.signer: Signer | None = None
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.home, *parts)
@@ -49,8 +88,9 @@ class Node:
         }
         for name, text in files.items():
             common.atomic_write(os.path.join(self.config_dir, name), text)
-        common.write_json(os.path.join(self.config_dir, "node_key.json"),
-                          keys.node_key_json(keys.new_ed25519_priv()), 0o600)
+        node_key = os.path.join(self.config_dir, "node_key.json")
+        if not os.path.exists(node_key):  # LoadOrGenNodeKey: a restored P2P identity is kept
+            common.write_json(node_key, keys.node_key_json(keys.new_ed25519_priv()), 0o600)
         priv = keys.new_ed25519_priv()
         pub = priv[32:]
         common.write_json(os.path.join(self.config_dir, "priv_validator_key.json"), {
@@ -139,8 +179,10 @@ class Node:
 
     # ---------- state ----------
     def validator_pub(self) -> bytes:
-        """tmkms's consensus key when it exists (tmkms may write it after we start), else the
-        local priv_validator_key.json that init wrote."""
+        """The remote signer's key (TMKMS_PORT), else tmkms's key file when this process can
+        see it, else the local priv_validator_key.json that init wrote."""
+        if self.signer is not None and self.signer.pub is not None:
+            return self.signer.pub
         pub = tmkms.consensus_pubkey(self.tmkms_home)
         if pub is None:
             doc = common.read_json(os.path.join(self.config_dir, "priv_validator_key.json"))
@@ -293,6 +335,12 @@ def main(argv: list[str]) -> int:
     if not os.path.exists(node.path(".node_initialized")) and not node.first_join():
         return 1
     node.every_start()
+    if os.environ.get("TMKMS_PORT"):
+        node.signer = Signer(int(os.environ["TMKMS_PORT"]))
+        wait = float(cfg.get("signer_wait_seconds") or 120)
+        common.log(ROLE, event="waiting-for-signer", port=os.environ["TMKMS_PORT"], bound=wait)
+        if not node.signer.ready.wait(wait):
+            common.log(ROLE, event="no-signer", waited=wait)
     ch = node.make_chain()
     upgrades = Upgrades(node.path("data", "gonkasim-upgrades.json"))
     for cls in (RPCHandler, RESTHandler, MetricsHandler):

@@ -2,17 +2,24 @@
 
     python3 -m gonkasim tmkms [--home /root/.tmkms]
 
-The key file holds the base64 32-byte seed, like `tmkms softsign keygen`. The node sim reads
-it (consensus_pubkey()) to publish validator_info.pub_key. Existing files are never rewritten.
+The key file holds the base64 32-byte seed, like `tmkms softsign keygen`. Like tmkms, it dials
+the node's priv_validator_laddr (`addr` of tmkms.toml, VALIDATOR_LISTEN_ADDRESS) and hands over its
+consensus public key (one JSON line, a stand-in for the privval handshake), then keeps the
+connection and dials again when the node goes away (`reconnect = true`); the node publishes that
+key as validator_info.pub_key. Existing files are never rewritten.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets
+import socket
 import sys
+import threading
+import time
 
 from gonkasim import common, keys
 
@@ -86,7 +93,26 @@ def main(argv: list[str]) -> int:
     created = ensure_files(args.home, args.validator_addr)
     pub = consensus_pubkey(args.home)
     common.log(ROLE, event="ready", created=created, pub_key=keys.b64(pub or b""))
+    threading.Thread(target=dial, args=(args.validator_addr, pub or b""), daemon=True).start()
     return common.run_forever()
+
+
+def dial(addr: str, pub: bytes) -> None:
+    """Connect to the node's signer port, send the key, hold the connection; again after it
+    drops (a daemon thread: it ends with the process)."""
+    host, _, port = addr.split("://", 1)[-1].rpartition(":")
+    line = (json.dumps({"pub_key": keys.b64(pub)}) + "\n").encode()
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=5) as conn:
+                conn.sendall(line)
+                common.log(ROLE, event="connected", addr=addr)
+                conn.settimeout(None)
+                while conn.recv(4096):
+                    pass
+        except OSError:
+            pass
+        time.sleep(1)
 
 
 if __name__ == "__main__":

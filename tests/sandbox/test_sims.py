@@ -300,6 +300,81 @@ def test_admin_rejects_unknown_model_and_lists_a_governance_one(network):
     assert (work.path / "dapi" / "api-config.yaml").is_file()
 
 
+def test_node_keeps_a_restored_node_key_on_its_first_start(work):
+    """`inferenced init` loads an existing node_key.json (LoadOrGenNodeKey): a restored P2P
+    identity survives the first start, and /status names it."""
+    from gonkasim import keys
+
+    priv = keys.new_ed25519_priv()
+    doc = keys.node_key_json(priv)
+    (work.path / "inf" / "config").mkdir(parents=True)
+    (work.path / "inf" / "config" / "node_key.json").write_text(json.dumps(doc))
+    node = work.sim("node", NODE_LISTENERS, ["--home", str(work.path / "inf")])
+    assert json.loads((work.path / "inf" / "config" / "node_key.json").read_text()) == doc
+    assert (work.path / "inf" / "config" / "config.toml").is_file()
+    code, status = node.get("rpc", "/status")
+    assert status["result"]["node_info"]["id"] == keys.node_id(priv[32:])
+
+
+def test_node_with_tmkms_publishes_the_signers_key_and_waits_for_it(work):
+    """With TMKMS_PORT the node's RPC waits for tmkms to dial in; /status then names tmkms's
+    consensus key; a restarted node gets it again (tmkms reconnects)."""
+    import base64 as b64
+    import socket as sock
+
+    from gonkasim import keys
+
+    with sock.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"TMKMS_PORT": str(port)}
+    node = work.sim("node", NODE_LISTENERS, ["--home", str(work.path / "inf")], env=env,
+                    start=False).start(expect_ready=False)
+    assert not common.wait_until(node._ready, 2, 0.1), "the RPC served before the signer came"
+    work.sim("tmkms", [], ["--home", str(work.path / "tmkms"), "--validator-addr",
+                           f"tcp://127.0.0.1:{port}"], start=False).start(expect_ready=False)
+    assert common.wait_until(node._ready, 60, 0.1), node.output()
+    seed = b64.b64decode((work.path / "tmkms" / "secrets" / "priv_validator_key.softsign")
+                         .read_text())
+    want = keys.b64(keys.ed25519_pub(seed))
+    code, doc = node.get("rpc", "/status")
+    assert doc["result"]["validator_info"]["pub_key"]["value"] == want
+    node.stop()
+    node.start(timeout=60)  # tmkms dials the restarted node again
+    code, doc = node.get("rpc", "/status")
+    assert doc["result"]["validator_info"]["pub_key"]["value"] == want
+
+
+def test_api_worker_key_is_made_once_and_kept_from_a_restored_dapi(network):
+    """The worker key (ml_node_key_config) lives in api-config.yaml and gonka.db (WAL); a
+    restart keeps it, and so does a .dapi restored without the sim's own state file."""
+    import sqlite3
+
+    work, seed, node, ml, cold = network
+    api = start_api(work, seed, node, cold)
+
+    def worker() -> tuple[str, dict]:
+        text = (work.path / "dapi" / "api-config.yaml").read_text()
+        line = next(x for x in text.splitlines() if "worker_public:" in x)
+        db = sqlite3.connect(work.path / "dapi" / "gonka.db")
+        try:
+            row = db.execute("SELECT value_json FROM kv_config WHERE key = "
+                             "'ml_node_key_config'").fetchone()
+        finally:
+            db.close()
+        return line.split(": ", 1)[1], json.loads(row[0])
+
+    public, stored = worker()
+    assert stored["worker_public"] == public and len(base64.b64decode(public)) == 32
+    assert sqlite3.connect(work.path / "dapi" / "gonka.db").execute(
+        "PRAGMA journal_mode").fetchone() == ("wal",)
+    api.stop()
+    for name in ("gonkasim-state.json", "gonka.db", "gonka.db-wal", "gonka.db-shm"):
+        (work.path / "dapi" / name).unlink(missing_ok=True)
+    api.start()
+    assert worker() == (public, stored)
+
+
 def test_api_reads_node_config_only_on_first_start(network):
     work, seed, node, ml, cold = network
     first = {"id": "n1", "host": "inference", "inference_port": 5000, "poc_port": 8080,

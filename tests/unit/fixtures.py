@@ -11,6 +11,8 @@ Operation cases live in ``tests/operations/<module>.<op>/<behaviour>.json``::
      "exception": {"name": "TypeError", "message": "..."},
      "logs": ["would format /dev/vdb (ext4, 1.0 GiB)"],
      "local_state": {"fra-01": {"warm_address": "gonka1..."}},  # NodeState records before
+     "local_backups": {"fra-01": [{"created": "...", "files": {"path": "content"}, ...}]},
+     "shell": [{"ok": true, "stdout": ["..."]}],  # answers to commands run inside the body
      "secret_kwargs": ["content"]}          # kwargs passed wrapped in SecretStr
 
 Fact cases live in ``tests/facts/<module>.<Fact>/<behaviour>.json`` with ``kwargs``, ``command``,
@@ -22,8 +24,10 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
 from unittest.mock import MagicMock
 
 from pydantic import SecretStr
@@ -48,6 +52,9 @@ SCRIPTS = {
     "PLUGIN_SCRIPT": "gonka_deploy.operations.docker",
     "WAIT_SCRIPT": "gonka_deploy.operations.docker",
     "HTTP_PROBE_SCRIPT": "gonka_deploy.facts.compose",
+    "RUNLOCK_SCRIPT": "gonka_deploy.facts.runlock",
+    "PYTHON_SCRIPT": "gonka_deploy.facts.runlock",
+    "KEYFILES_SCRIPT": "gonka_deploy.facts.backup",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
@@ -86,10 +93,24 @@ def kwargs_key(kwargs: dict) -> str:
 class FakeHost:
     name = "fake-host"
     print_prefix = "[fake-host] "
+    data: dict = {}
 
-    def __init__(self, facts: dict):
+    def __init__(self, facts: dict, shell: list | None = None):
         self.facts = facts
         self.noops: list[str] = []
+        self.shell = list(shell or [])
+        self.shell_commands: list = []
+
+    def run_shell_command(self, command, **kwargs):
+        """A command an operation runs inside its body (e.g. taking the run lock), answered in
+        order from the case's ``shell`` list; a command the case does not answer is an error."""
+        self.shell_commands.append(command_text(command))
+        if not self.shell:
+            raise KeyError(f"the case gives no answer for the command {command_text(command)}")
+        answer = self.shell.pop(0)
+        out, err = answer.get("stdout", []), answer.get("stderr", [])
+        return answer.get("ok", True), SimpleNamespace(
+            stdout_lines=out, stderr_lines=err, stdout="\n".join(out), stderr="\n".join(err))
 
     def get_fact(self, cls, *args, **kwargs):
         # An unknown fact is a typo in the case or an operation reading something new: say so
@@ -125,6 +146,28 @@ def put_local_state(key_name: str, records: dict) -> None:
             raise KeyError(f"no local state record {name!r} in the case")
 
 
+def put_local_backup(key_name: str, spec: dict) -> None:
+    """An archive in ``backups/<key_name>/`` made through its one writer (gonka_deploy/backup.py):
+    ``files`` (path -> text), ``passphrase``, ``modes`` (path -> mode), the rest manifest
+    fields over defaults."""
+    import hashlib
+
+    from gonka_deploy import backup
+
+    files = {path: text.encode() for path, text in spec["files"].items()}
+    modes = spec.get("modes", {})
+    fields = {k: v for k, v in spec.items() if k not in ("files", "passphrase", "modes")}
+    manifest = backup.Manifest(**{
+        "host": "gpu-fra-01", "key_name": key_name, "release": "v0.2.16-post1",
+        "node_id": "0b7c2d3e-1f2a-4b5c-8d9e-0f1a2b3c4d5e", "public_host": "203.0.113.7",
+        "p2p_port": 5000, "api_port": 8000, **fields,
+        "files": [backup.FileEntry(path=p, size=len(d), mode=modes.get(p, 0o600),
+                                   sha256=hashlib.sha256(d).hexdigest())
+                  for p, d in files.items()]})
+    backup.write_archive(key_name, manifest.created,
+                         backup.seal(manifest, files, SecretStr(spec["passphrase"])))
+
+
 def cases(kind: str) -> list[Path]:
     return sorted((TESTS / kind).glob("*/*.json"))
 
@@ -136,17 +179,25 @@ def case_id(path: Path) -> str:
 def run_operation(path: Path, caplog, tmp_path: Path, monkeypatch) -> None:
     spec = json.loads(path.read_text())
     monkeypatch.setenv("GONKA_STATE_DIR", str(tmp_path / "nodes"))
+    monkeypatch.setenv("GONKA_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.setenv("GONKA_SECRETS_DIR", str(tmp_path / "secrets"))
+    for name in [n for n in os.environ if n.startswith("GONKA_BACKUP_PASSPHRASE")]:
+        monkeypatch.delenv(name)
     for key_name, records in spec.get("local_state", {}).items():
         put_local_state(key_name, records)
+    for key_name, archives in spec.get("local_backups", {}).items():
+        for archive in archives:
+            put_local_backup(key_name, archive)
     module_name, op_name = path.parent.name.rsplit(".", 1)
     op = getattr(importlib.import_module(f"gonka_deploy.operations.{module_name}"), op_name)
     kwargs = spec.get("kwargs", {})
     # JSON has no secret type: wrap what the case names, as the schema and roles do.
-    for name in spec.get("secret_kwargs", []) + (["password"] if "password" in kwargs else []):
+    for name in spec.get("secret_kwargs", []) + [k for k in ("password", "passphrase")
+                                                 if kwargs.get(k) is not None]:
         value = kwargs[name]
         kwargs[name] = ([SecretStr(v) for v in value] if isinstance(value, list)
                         else SecretStr(value))
-    host = FakeHost(spec.get("facts", {}))
+    host = FakeHost(spec.get("facts", {}), spec.get("shell"))
     state = MagicMock(is_executing=spec.get("executing", False))
     caplog.set_level(logging.INFO)
     with ctx_state.use(state), ctx_host.use(host):
@@ -178,6 +229,10 @@ def run_operation(path: Path, caplog, tmp_path: Path, monkeypatch) -> None:
         assert line in logs, logs
     for line in spec.get("not_logs", []):
         assert not any(line in log for log in logs), logs
+    assert not host.shell, f"answers left unused: {host.shell}"
+    ran = "\n".join(map(str, host.shell_commands))
+    for fragment in spec.get("shell_commands", []):  # fragments of the commands run in the body
+        assert fragment in ran, ran
 
 
 def run_fact(path: Path) -> None:
