@@ -261,9 +261,8 @@ def binaries(join_dir: str, upgrades: list[dict], seed_rpc_url: str, seed_api_ur
                            f"height {pending.height} if the copy fails")
 
     if not (items or links or mkdirs):
-        host.noop(f"chain upgrade binaries in place ({', '.join(u.name for u in wanted)}), "
-                  f"current at upgrades/{land.name}" if land else
-                  f"binaries of {pending.name} in place")
+        host.noop(f"chain upgrade binaries in place ({', '.join(u.name for u in wanted)}); "
+                  f"node current: {found['inference']['current']}")
         return
     verb = "" if state.is_executing else "would "
     for item in items:

@@ -47,6 +47,7 @@ SCRIPTS = {
     "KEY_SCRIPT": "gonka_deploy.operations.docker",
     "PLUGIN_SCRIPT": "gonka_deploy.operations.docker",
     "WAIT_SCRIPT": "gonka_deploy.operations.docker",
+    "COSMOVISOR_SCRIPT": "gonka_deploy.facts.cosmovisor",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
