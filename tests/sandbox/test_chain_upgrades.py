@@ -167,6 +167,7 @@ def test_apply_converges_past_two_upgrades_and_the_host_missing_a_binary_fails_a
     good, bad = scenario["good"], scenario["bad"]
     rc, out = pyinfra(scenario, "-y")
     assert rc != 0  # one host failed
+    assert PASSWORD not in out
     assert ("no decentralized-api binary for it: add its zip URL and sha256 to the profile's "
             "chain_upgrades") in out, out[-6000:]
     assert re.search(rf"\[{good.name}\] verification: \d+ passed, \d+ warning\(s\), 0 failed",
