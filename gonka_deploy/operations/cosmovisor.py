@@ -169,6 +169,14 @@ def binaries(join_dir: str, upgrades: list[dict], seed_rpc_url: str, seed_api_ur
     status_url = seed_rpc_url.rstrip("/") + "/status"
     height, why = seed_height(host.get_fact(HttpGet, url=status_url, attempts=attempts))
     if height is None:
+        seen = host.get_fact(CosmovisorState, args=state_args(homes(join_dir), CONTAINER_HOMES,
+                                                               []))
+        if seen and seen["inference"]["started"]:
+            # A running node follows the chain with cosmovisor; only a first start needs this.
+            logger.warning(f"{host.print_prefix}seed RPC {status_url}: {why}; no chain upgrade "
+                           "binaries checked this run")
+            host.noop("the node runs already; its upgrades could not be checked")
+            return
         yield from refuse(f"seed RPC {status_url}: {why}; cannot tell which chain upgrades the "
                           "node lands past, so it is not started")
         return
