@@ -292,7 +292,8 @@ def check_binaries():
         node = (doc.get("node_version") or {}).get("version")
     problems = []
     if current is None:
-        problems.append("`inferenced version` in node failed (rc %d): %s" % (rc, short(err or out)))
+        problems.append("`inferenced version` in node " + (
+            "failed (rc %d): %s" % (rc, short(err or out)) if rc else "printed nothing"))
     if verr:
         problems.append("%s: %s" % (proxy_url("/v1/versions"), verr))
     seen = "node binary %s, node running %s, api %s" % (current or "?", node or "?", api or "?")
