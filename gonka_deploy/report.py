@@ -41,6 +41,17 @@ def _verification_lines(verification: dict | None) -> list[str]:
                      for c in failed + warned]
 
 
+# The verification checks the report shows whatever their result: what runs, and what comes.
+CHAIN_CHECKS = {"binaries": "running", "upgrade_plan": "next upgrade"}
+
+
+def _chain_lines(verification: dict | None) -> list[str]:
+    checks = {c["name"]: c for c in (verification or {}).get("checks") or []}
+    lines = [f"  {label:<13}{MARKS[checks[name].get('ok')]}  {checks[name].get('detail', '')}"
+             for name, label in CHAIN_CHECKS.items() if name in checks]
+    return lines or ["  not verified yet"]
+
+
 def render_report(config: HostConfig, node_id: str, changes: list[str],
                   verification: dict | None, warm_address: str | None) -> str:
     cold = account_address(config.account_pubkey)
@@ -65,6 +76,8 @@ def render_report(config: HostConfig, node_id: str, changes: list[str],
                 else "after the warm key exists (its address is in the next report)"),
         "verification",
         *_verification_lines(verification),
+        "chain binaries (cosmovisor)",
+        *_chain_lines(verification),
         "urls",
         f"  health       {public}/health",
         f"  dashboard    {public}/",

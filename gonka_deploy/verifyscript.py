@@ -10,7 +10,15 @@ syncing, an ML node has no status yet, a log line at error level).
 
 ARGS_JSON keys: join_dir, api_port, version (URL segment, e.g. v3.0.8), service (its MLNode
 compose service), seed_api_url, account_address (cold), public_url, gpu {model, count, vram_gb},
-mlnode_ids; optional: rpc_url, admin_url, ml_url, docker, max_block_age (s), timeout (s).
+mlnode_ids; optional: upgrades (the release profile's chain upgrades: name, height, version),
+rpc_url, rest_url, admin_url, ml_url, docker, max_block_age (s), timeout (s).
+
+Chain upgrades: ``binaries`` compares what runs (``inferenced version`` of the node's cosmovisor
+``current`` binary, the api's ``GET /v1/versions``: api_version and node_version) with the
+newest upgrade of the profile at or below the chain's height; ``upgrade_plan`` reads the node's
+pending plan (x/upgrade ``current_plan`` on its REST port) and says whether this host is ready
+for it: both binaries under ``cosmovisor/upgrades/<name>/bin``, free disk for cosmovisor's
+backup of ``.inference/data``.
 
 Log signatures (``docker compose logs --tail 200``), kept small on purpose:
   failures: ``panic:`` (Go), ``CONSENSUS FAILURE`` (CometBFT), ``CUDA out of memory`` /
@@ -21,7 +29,8 @@ Log signatures (``docker compose logs --tail 200``), kept small on purpose:
 """
 
 SCRIPT = r'''
-import concurrent.futures, datetime, json, subprocess, sys, urllib.error, urllib.request
+import concurrent.futures, datetime, functools, json, os, re, subprocess, sys, urllib.error
+import urllib.request
 
 A = json.loads(sys.argv[1])
 T = float(A.get("timeout", 5))
@@ -241,10 +250,134 @@ def check_logs():
     return True, "no error signature in the last 200 lines of each service"
 
 
+# The node image's cosmovisor home and the upgrade binary's own `version` (gonka-ai/gonka@
+# 6b9de5c3:test-net-cloud/nebius/docs/testnet-2.16-join-instruction.md: `docker exec node
+# /root/.inference/cosmovisor/current/bin/inferenced version`; the binary is musl, so it runs
+# in the container, not on the host).
+NODE_BINARY = "/root/.inference/cosmovisor/current/bin/inferenced"
+BACKUP_MARGIN = 1.10
+
+
+@functools.lru_cache(maxsize=None)
+def chain_height():
+    doc, err = get_json(A.get("rpc_url", "http://127.0.0.1:26657") + "/status")
+    try:
+        return int(doc.get("result", doc)["sync_info"]["latest_block_height"])
+    except Exception:
+        return None
+
+
+def numbers(version):
+    m = re.search(r"(\d+)\.(\d+)\.(\d+)", version or "")
+    return tuple(int(g) for g in m.groups()) if m else None
+
+
+def bare(version):
+    return (version or "").strip().lstrip("v")
+
+
+def check_binaries():
+    ups = A.get("upgrades") or []
+    height = chain_height()
+    applied = [u for u in ups if u.get("height") is None
+               or (height is not None and u["height"] <= height)]
+    want = applied[-1] if applied else None
+    rc, out, err = compose("exec", "-T", "node", NODE_BINARY, "version", timeout=30)
+    lines = [x.strip() for x in (out or "").splitlines() if x.strip()]
+    current = lines[-1] if rc == 0 and lines else None
+    doc, verr = get_json(proxy_url("/v1/versions"))
+    api = node = None
+    if doc:
+        api = (doc.get("api_version") or {}).get("version")
+        node = (doc.get("node_version") or {}).get("version")
+    problems = []
+    if current is None:
+        problems.append("`inferenced version` in node " + (
+            "failed (rc %d): %s" % (rc, short(err or out)) if rc else "printed nothing"))
+    if verr:
+        problems.append("%s: %s" % (proxy_url("/v1/versions"), verr))
+    seen = "node binary %s, node running %s, api %s" % (current or "?", node or "?", api or "?")
+    if not want:
+        if problems:
+            return False, "; ".join(problems)
+        return True, seen + " (the profile lists no chain upgrade at this height)"
+    expected = want.get("version") or want["name"]
+    newer = []
+    for label, got in (("the node's current binary", current), ("the running node", node),
+                       ("the api", api)):
+        if got is None or bare(got) == bare(expected):
+            continue
+        if numbers(got) and numbers(expected) and numbers(got) > numbers(expected):
+            newer.append("%s runs %s" % (label, got))
+        else:
+            problems.append("%s runs %s, the profile's newest applied upgrade %s ships %s" % (
+                label, got, want["name"], expected))
+    if problems:
+        return False, "; ".join(problems)
+    if newer:
+        return None, "%s, newer than the profile's newest applied upgrade %s (%s): the chain " \
+            "moved on; use a newer release profile" % (", ".join(newer), want["name"], expected)
+    return True, "%s = upgrade %s (%s)" % (seen, want["name"], expected)
+
+
+def tree_bytes(path):
+    total = 0
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def gib(n):
+    return "%.1f GiB" % (n / 2.0 ** 30)
+
+
+def check_upgrade_plan():
+    url = A.get("rest_url", "http://127.0.0.1:1317") + "/cosmos/upgrade/v1beta1/current_plan"
+    doc, err = get_json(url)
+    if err:
+        return None, "pending chain upgrade unknown: %s: %s" % (url, err)
+    plan = doc.get("plan")
+    if not plan:
+        return True, "no pending chain upgrade"
+    name, at = plan.get("name", "?"), int(plan.get("height") or 0)
+    try:
+        info = json.loads(plan.get("info") or "{}")
+    except ValueError:
+        info = {}
+    height = chain_height()
+    head = "%s at height %d%s: " % (name, at, " (%d blocks from now)" % (at - height)
+                                   if height is not None else "")
+    homes = [(".inference", "inferenced")]
+    if isinstance(info, dict) and info.get("api_binaries"):
+        homes.append((".dapi", "decentralized-api"))
+    missing = []
+    for home, program in homes:
+        path = os.path.join(A["join_dir"], home, "cosmovisor", "upgrades", name, "bin", program)
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            missing.append(path)
+    if missing:
+        return False, head + "NOT ready: missing " + ", ".join(missing) + \
+            " (the node halts at that height; run the deploy to place them)"
+    inference = os.path.join(A["join_dir"], ".inference")
+    fs = os.statvfs(inference)
+    free, data = fs.f_bavail * fs.f_frsize, tree_bytes(os.path.join(inference, "data"))
+    if free < data * BACKUP_MARGIN:
+        return None, head + "binaries in place; NOT enough disk for cosmovisor's backup: %s " \
+            "free, .inference/data is %s (need %s)" % (gib(free), gib(data),
+                                                        gib(data * BACKUP_MARGIN))
+    return True, head + "ready: binaries in place, %s free for a %s backup" % (gib(free),
+                                                                              gib(data))
+
+
 CHECKS = [("chain_sync", check_chain), ("participant", check_participant),
           ("proxy_health", check_proxy_health), ("dashboard", check_dashboard),
           ("admin_nodes", check_admin_nodes), ("mlnode_state", check_mlnode_state),
-          ("gpu", check_gpu), ("cuda", check_cuda), ("logs", check_logs)]
+          ("gpu", check_gpu), ("cuda", check_cuda), ("logs", check_logs),
+          ("binaries", check_binaries), ("upgrade_plan", check_upgrade_plan)]
 
 
 def run(fn):
@@ -264,4 +397,4 @@ print(json.dumps({"checks": checks}))
 '''
 
 CHECK_NAMES = ("chain_sync", "participant", "proxy_health", "dashboard", "admin_nodes",
-               "mlnode_state", "gpu", "cuda", "logs")
+               "mlnode_state", "gpu", "cuda", "logs", "binaries", "upgrade_plan")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pyinfra.api import deploy
 
 from gonka_deploy.address import account_address
-from gonka_deploy.operations import backup, compose, health, keys
+from gonka_deploy.operations import backup, compose, cosmovisor, health, keys
+from gonka_deploy.release.profiles import load_profile
 from gonka_deploy.render import COMPOSE_FILES
 from gonka_deploy.schema import HostConfig
 
@@ -20,6 +21,13 @@ def network_node(config: HostConfig):
     backup.restored(name="Keys from the node's backup (blank host only)", join_dir=join,
                     key_name=config.key_name, choice=config.restore_backup,
                     allow_reuse=config.allow_consensus_key_reuse)
+    # Before the node's first start: state sync lands past the chain's upgrades, and the
+    # image's own binary would crash-loop there (and a pending plan's binary is placed ahead).
+    upgrades = load_profile(config.release).chain_upgrades
+    cosmovisor.binaries(name="Chain upgrade binaries (cosmovisor)", join_dir=join,
+                        upgrades=[u.model_dump() for u in upgrades],
+                        seed_rpc_url=config.seed_node_rpc_url, seed_api_url=config.seed_api_url,
+                        cache_dir=f"{config.data_mount}/.gonka-deploy/downloads")
     compose.up(name="tmkms and node up", directory=join, files=files,
                services=["tmkms", "node"], no_deps=True)
     health.wait_http(name="Chain RPC answers", url=CHAIN_RPC, what="chain RPC",

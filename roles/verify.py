@@ -6,6 +6,7 @@ from pyinfra.api import deploy
 
 from gonka_deploy.address import account_address
 from gonka_deploy.operations import verify
+from gonka_deploy.release.profiles import load_profile
 from gonka_deploy.schema import HostConfig
 
 
@@ -24,4 +25,6 @@ def verification(config: HostConfig):
         gpu=config.gpu.model_dump(),
         mlnode_ids=[node.id for node in config.mlnodes],
         key_name=config.key_name,
+        upgrades=[u.model_dump(include={"name", "height", "version"})
+                  for u in load_profile(config.release).chain_upgrades],
     )

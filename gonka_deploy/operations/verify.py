@@ -15,14 +15,18 @@ MARKS = {True: "ok", None: "WARN", False: "FAIL"}
 
 def script_args(join_dir: str, api_port: int, version: str, service: str, seed_api_url: str,
                 account_address: str, public_url: str, gpu: dict, mlnode_ids: list[str],
-                ml_port: int = 8080) -> str:
+                ml_port: int = 8080, upgrades: list[dict] | None = None) -> str:
     """The JSON argument of the host-side script (sorted: the same fact key every run)."""
-    return json.dumps({
+    args = {
         "join_dir": join_dir, "api_port": api_port, "version": version, "service": service,
         "seed_api_url": seed_api_url, "account_address": account_address,
         "public_url": public_url, "gpu": gpu, "mlnode_ids": list(mlnode_ids),
         "ml_url": f"http://127.0.0.1:{ml_port}",
-    }, sort_keys=True)
+    }
+    if upgrades is not None:
+        args["upgrades"] = [{"name": u["name"], "height": u.get("height"),
+                             "version": u.get("version")} for u in upgrades]
+    return json.dumps(args, sort_keys=True)
 
 
 def table(checks: list[dict]) -> list[str]:
@@ -41,11 +45,13 @@ def summary(checks: list[dict]) -> str:
 @operation()
 def stack(join_dir: str, api_port: int, version: str, service: str, seed_api_url: str,
           account_address: str, public_url: str, gpu: dict, mlnode_ids: list[str],
-          ml_port: int = 8080, key_name: str | None = None):
+          ml_port: int = 8080, key_name: str | None = None,
+          upgrades: list[dict] | None = None):
     """
     Verify a running Gonka host: chain sync, the participant on the seed api, proxy health and
     dashboard, the api's ML nodes, MLNode state, GPUs and CUDA inside the MLNode container,
-    recent container logs. Changes nothing on the host.
+    recent container logs, the chain binaries that run and the readiness for a pending chain
+    upgrade. Changes nothing on the host.
 
     + join_dir: ``deploy/join`` of the gonka clone (its ``.env`` names the compose files)
     + api_port: public proxy port
@@ -59,6 +65,9 @@ def stack(join_dir: str, api_port: int, version: str, service: str, seed_api_url
     + ml_port: host port of the ML proxy (``inference`` nginx) management server
     + key_name: the node whose local state keeps the result (every check and a timestamp),
       written at execution time only
+    + upgrades: the release profile's chain upgrades (name, height, version): the binaries
+      that run are compared with the newest one at or below the chain's height, and a pending
+      plan is checked for readiness (binaries placed, disk for cosmovisor's backup)
 
     Facts are read again at execution time: in a preview (``--dry``, or before the changes of
     a run are applied) failed checks only log that verification follows the changes.
@@ -73,7 +82,7 @@ def stack(join_dir: str, api_port: int, version: str, service: str, seed_api_url
                      gpu={"model": "H100", "count": 8, "vram_gb": 80}, mlnode_ids=["node1"])
     """
     args = script_args(join_dir, api_port, version, service, seed_api_url, account_address,
-                       public_url, gpu, mlnode_ids, ml_port)
+                       public_url, gpu, mlnode_ids, ml_port, upgrades)
     result = host.get_fact(Verification, args=args)
     checks = (result or {}).get("checks") or [
         {"name": "verification", "ok": False, "detail": "the check script printed no result"}]

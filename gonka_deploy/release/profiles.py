@@ -45,12 +45,87 @@ class ReleaseError(Exception):
     """A profile that cannot be used; the message names the release and what is wrong."""
 
 
+# The two programs a chain upgrade ships, each as a zip (FACTS-chain §2.2): the node's
+# `inferenced`, and the api's `decentralized-api` (whose zip carries an `inferenced` too).
+UPGRADE_PROGRAMS = ("inferenced", "decentralized-api")
+UPGRADE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a directory name
+VERSION_NUMBERS = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+class UpgradeBinary(BaseModel):
+    """One program of an upgrade: its zip (URL and the sha256 of the plan's ``?checksum=``) and,
+    where a source gives it, the sha256 of the extracted program."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    sha256: str
+    binary_sha256: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not re.match(r"^https://[^/\s?#]+/\S+$", value) or "?" in value:
+            raise ValueError(f"{value!r} is not an https URL of a file (no query: the checksum "
+                             "goes in sha256)")
+        return value
+
+    @field_validator("sha256", "binary_sha256")
+    @classmethod
+    def _sha(cls, value: str | None) -> str | None:
+        if value is not None and not SHA256.match(value):
+            raise ValueError(f"{value!r} is not a sha256 (64 lower-case hex digits)")
+        return value
+
+
 class ChainUpgrade(BaseModel):
+    """A software upgrade the chain executed (or scheduled): the plan's name and height, the
+    version its binaries print, and their zips per program."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     height: int | None = Field(None, gt=0)
-    binaries: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # What `inferenced version` prints for this upgrade's binary (the release tag the zips come
+    # from, e.g. v0.2.16-post1 for the v0.2.16 plan); default: the name.
+    version: str | None = None
+    binaries: dict[str, UpgradeBinary] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _dirname(cls, value: str) -> str:
+        if not UPGRADE_NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not an upgrade name (it names a directory)")
+        return value
+
+    @field_validator("binaries")
+    @classmethod
+    def _programs(cls, value: dict[str, UpgradeBinary]) -> dict[str, UpgradeBinary]:
+        unknown = sorted(set(value) - set(UPGRADE_PROGRAMS))
+        if unknown:
+            raise ValueError(f"unknown program(s) {', '.join(unknown)} (known: "
+                             f"{', '.join(UPGRADE_PROGRAMS)})")
+        return value
+
+    @property
+    def binary_version(self) -> str:
+        return self.version or self.name
+
+    def missing(self) -> list[str]:
+        """The programs whose zip the profile does not give."""
+        return [p for p in UPGRADE_PROGRAMS if p not in self.binaries]
+
+
+def version_numbers(text: str) -> tuple[int, int, int] | None:
+    """``v0.2.16-post1`` -> (0, 2, 16): the release a version or an upgrade name belongs to."""
+    match = VERSION_NUMBERS.search(text or "")
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def applied_at(upgrades: list[ChainUpgrade] | tuple, height: int) -> list[ChainUpgrade]:
+    """The upgrades executed at or below ``height``, oldest first. An upgrade without a known
+    height counts as executed (a profile lists what the chain executed up to its release)."""
+    return [u for u in upgrades if u.height is None or u.height <= height]
 
 
 class ReleaseProfile(BaseModel):
@@ -114,6 +189,22 @@ class ReleaseProfile(BaseModel):
         for role, spec in value.items():
             if not ENDPOINT_RE.match(spec):
                 raise ValueError(f"{role}: {spec!r} is not service:port/tcp|udp")
+        return value
+
+    @field_validator("chain_upgrades")
+    @classmethod
+    def _upgrades(cls, value: list[ChainUpgrade]) -> list[ChainUpgrade]:
+        names = [u.name for u in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"upgrade(s) listed twice: {', '.join(twice)}")
+        last = 0
+        for upgrade in value:  # oldest first: the newest applied one decides what runs
+            if upgrade.height is not None:
+                if upgrade.height <= last:
+                    raise ValueError(f"{upgrade.name}: height {upgrade.height} is not above the "
+                                     f"one before it ({last}); list upgrades oldest first")
+                last = upgrade.height
         return value
 
     @field_validator("images")

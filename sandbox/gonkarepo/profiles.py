@@ -3,6 +3,9 @@
 ``sandbox-v0.2.14`` for ``release/v0.2.14-sandbox``, each with its upstream files stored beside
 it, verbatim, with their sha256.
 
+``write_profile`` writes one more under another name with other values (the chain upgrades
+test: its chain's upgrades, binaries and seed).
+
 The v0.2.14 profile leaves its new template variable unreviewed, so that the drift report of a
 bump names it, as it would for an upstream release nobody has read yet.
 """
@@ -32,7 +35,7 @@ def _commit(repo: Path, ref: str) -> str:
 
 
 def profile_text(name: str, release: str, commit: str, url: str, gateway: str,
-                 sums: dict[str, str]) -> str:
+                 sums: dict[str, str], extra: dict | None = None) -> str:
     rpc = f"http://{gateway}:18000/chain-rpc/"
     service_images = images(release)
     mlnode = service_images.pop(MLNODE_SERVICE)
@@ -58,6 +61,7 @@ def profile_text(name: str, release: str, commit: str, url: str, gateway: str,
         "chain_upgrades": [],
         "model_catalog": {},
         "gpu_presets": {},
+        **(extra or {}),
     }
     head = (f"# Sandbox release profile {name}: the stand-in repo's {release} "
             f"(sandbox/gonkarepo); generated, do not edit.\n\n")
@@ -65,21 +69,25 @@ def profile_text(name: str, release: str, commit: str, url: str, gateway: str,
                           for key, value in values.items())
 
 
+def write_profile(dest: Path, repo: Path, url: str, gateway: str, name: str,
+                  release: str = "v0.2.13", **extra) -> str:
+    """One profile of a stand-in release under another name, with ``extra`` values (a chain
+    with upgrades and its own seed, say): its stored files beside it. Returns the name."""
+    refs = {"v0.2.13": BRANCH, NEXT["release"]: NEXT["branch"]}
+    content = files(release)
+    sums = {}
+    for rel in UPSTREAM:
+        path = dest / name / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content[rel])
+        sums[rel] = hashlib.sha256(content[rel].encode()).hexdigest()
+    text = profile_text(name, release, _commit(repo, refs[release]), url, gateway, sums, extra)
+    (dest / f"{name}.py").write_text(text)
+    return name
+
+
 def write_profiles(dest: Path, repo: Path, url: str, gateway: str) -> list[str]:
     """Write both profiles (and their stored files) into dest; return their names."""
-    refs = {"v0.2.13": BRANCH, NEXT["release"]: NEXT["branch"]}
-    names = []
-    for release in RELEASES:
-        name = f"sandbox-{release}"
-        content = files(release)
-        sums = {}
-        for rel in UPSTREAM:
-            path = dest / name / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content[rel])
-            sums[rel] = hashlib.sha256(content[rel].encode()).hexdigest()
-        text = profile_text(name, release, _commit(repo, refs[release]), url, gateway, sums)
-        (dest / f"{name}.py").write_text(text)
-        names.append(name)
-    return names
+    return [write_profile(dest, repo, url, gateway, f"sandbox-{release}", release)
+            for release in RELEASES]
 

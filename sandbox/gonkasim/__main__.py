@@ -1,7 +1,8 @@
 """Entry point: `python3 -m gonkasim <role> [options]`.
 
 Roles: node, tmkms, api, proxy, explorer, mlnode, idle (container roles, run by the docker
-shim) and seed, hf (machine-side). `python3 -m gonkasim <role> --help` lists a role's options.
+shim) and seed, hf, binaries (machine-side). `python3 -m gonkasim <role> --help` lists a
+role's options.
 
 Addresses. Container roles listen on 0.0.0.0 at their container ports by default. For tests on
 the machine every role accepts:
@@ -11,7 +12,7 @@ the machine every role accepts:
 Each listener prints one JSON line `{"event": "listening", "role", "name", "addr": "H:P"}` on
 stdout once it is bound; every request then logs one JSON line on stdout.
 Listener names: node rpc/p2p/rest/metrics, api public/ml/admin, proxy http/https, explorer http,
-mlnode management/inference, seed http, hf http.
+mlnode management/inference, seed http, hf http, binaries https.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ROLES = {
     "idle": "gonkasim.idle",
     "seed": "gonkasim.seed",
     "hf": "gonkasim.hf",
+    "binaries": "gonkasim.binaries",
 }
 
 

@@ -34,6 +34,12 @@ there `ShouldBeOperational` (broker.go) keeps a node disabled in the current epo
 until the epoch ends, so on mainnet in-flight and new requests may still reach a disabled node
 while its MLNode is being swapped. Like upstream, a disabled node is still reconciled (its model
 brought up) until then.
+
+Cosmovisor as the image's init-docker.sh runs it: `mkdir -p /root/.dapi/data` and `cosmovisor
+init` (an existing `current` is kept) on every start; the api's version is that of the `current`
+binary. GET /v1/versions reports it and the node's (REST node_info application_version). When
+the chain's pending plan (node REST current_plan) is one block away, the api switches to
+upgrades/<name> if its binary is there (the real api writes its upgrade-info.json at height - 1).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from gonkasim import address, chain as chainmod, common, keys, models, settings
+from gonkasim import address, chain as chainmod, common, keys, models, settings, upgradebins
 
 ROLE = "api"
 STATE_FILE = "gonkasim-state.json"
@@ -178,6 +184,10 @@ class Api:
         self.worker = self.worker_key()
         self.persist()
         self._gov_cache: list[dict] | None = None
+        tag = common.image_tag("0.2.13")
+        self.binary = upgradebins.Cosmovisor(self.dapi_home, "decentralized-api",
+                                             f"v{tag}" if tag[:1].isdigit() else tag)
+        self.plan: dict | None = None
 
     # ---------- persistence ----------
     def worker_key(self) -> dict:
@@ -329,8 +339,53 @@ class Api:
             return {"is_alive": True, "error": ""}
         return {"is_alive": False, "error": doc if code == 0 else f"HTTP {code}: {doc}"}
 
+    # ---------- binaries (cosmovisor) ----------
+    def node_version(self) -> str:
+        code, doc = common.http("GET", self.rest_url + "/cosmos/base/tendermint/v1beta1/node_info",
+                                timeout=2)
+        return ((doc.get("application_version") or {}).get("version", "")
+                if code == 200 and isinstance(doc, dict) else "")
+
+    def versions(self) -> dict:
+        """GET /v1/versions (decentralized-api internal/server/public/app_info_handlers.go)."""
+        with self.lock:
+            entries = list(self.state["nodes"].values())
+        return {"timestamp": chainmod.iso(time.time()),
+                "api_version": {"application_name": "decentralized-api",
+                                "version": self.binary.version(), "commit": ""},
+                "node_version": {"application_name": "inferenced",
+                                 "version": self.node_version(), "commit": ""},
+                "mlnodes": [{"node_id": e["node"]["id"],
+                             "version": e["state"].get("ml_node_version", ""),
+                             "poc_validation_inference": False} for e in entries]}
+
+    def follow_plan(self) -> None:
+        code, doc = common.http("GET", self.rest_url + "/cosmos/upgrade/v1beta1/current_plan",
+                                timeout=2)
+        if code == 200 and isinstance(doc, dict) and doc.get("plan"):
+            self.plan = doc["plan"]
+        plan = self.plan
+        if not plan or plan["name"] == self.binary.applied_name():
+            return
+        code, st = common.http("GET", self.chain_url + "/status", timeout=2)
+        try:
+            height = int(st["result"]["sync_info"]["latest_block_height"])
+        except (TypeError, KeyError, ValueError):
+            return
+        if height < int(plan["height"]) - 1:
+            return
+        if not self.binary.has(plan["name"]):
+            common.log(ROLE, event="upgrade-binary-missing", name=plan["name"],
+                       path=self.binary.upgrade_bin(plan["name"]))
+            self.plan = None
+            return
+        for line in self.binary.switch({**plan, "height": int(plan["height"]) - 1}):
+            common.log(ROLE, event="cosmovisor", line=line)
+        common.log(ROLE, event="upgraded", name=plan["name"], version=self.binary.version())
+
     # ---------- background sync ----------
     def sync_once(self) -> None:
+        self.follow_plan()
         code, doc = common.http("GET", self.rest_url +
                                 "/productscience/inference/inference/mlnode_version", timeout=2)
         if code == 200 and isinstance(doc, dict):
@@ -408,6 +463,8 @@ class PublicHandler(common.Handler):
                                     "catching_up": sync.get("catching_up"),
                                     "current_node_version": api.version(),
                                     "nodes": len(api.state["nodes"])})
+        if path == "/v1/versions":
+            return self.reply(200, api.versions())
         if path == "/v1/identity":
             pub = api.env.get("ACCOUNT_PUBKEY", "")
             try:
@@ -590,7 +647,11 @@ def main(argv: list[str]) -> int:
         print(f"Error: key {key!r} not found in keyring {os.path.dirname(keyfile)}",
               file=sys.stderr)
         return 1
+    # init-docker.sh: `mkdir -p /root/.dapi/data`, `cosmovisor init /usr/bin/decentralized-api`
+    os.makedirs(os.path.join(args.dapi_home, "data"), exist_ok=True)
     api = Api(args, dict(os.environ), settings.load())
+    for line in api.binary.init():
+        common.log(ROLE, event="cosmovisor", line=line)
     for cls in (PublicHandler, MLHandler, AdminHandler):
         cls.api = api
     common.serve(ROLE, "public", addrs["public"], PublicHandler)

@@ -15,6 +15,19 @@ and hands over its consensus public key as one JSON line (a stand-in for the pri
 like CometBFT with priv_validator_laddr, the RPC waits (bounded) for the signer before it
 serves. /status then names tmkms's key (the local priv_validator_key.json is never used).
 
+Cosmovisor, as the image runs it (FACTS-chain §1.1): `cosmovisor init` only when
+<home>/cosmovisor is missing; "restoring from image" when current/bin/inferenced is missing or
+not executable; then the `current` binary runs (its version is what the node reports). State
+sync lands at the seed's height. On every start the binary must carry the handler of the last
+upgrade the chain applied at or below its height, else it panics ("upgrade handler is missing
+for <name> upgrade plan") and the container restarts: a crash loop, as on mainnet. A pending
+plan (from the seed, served on REST current_plan) is applied at its height: cosmovisor backs up
+data/, moves `current` to upgrades/<name> and the node goes on with that binary; without the
+binary the node halts (exits at the height, and again at every restart) with x/upgrade's
+`UPGRADE "<name>" NEEDED at height: <h>: <info>` and cosmovisor's "binary not present, downloading
+disabled" (the stand-in image does not set DAEMON_ALLOW_DOWNLOAD_BINARIES; the real one does and
+would download from the plan's URL).
+
 Listens: rpc 26657 (/status, /net_info, /health, /genesis, /block, JSON-RPC POST /, and the
 test-only POST /gonkasim/partial-upgrade {"height", "node_version"}), p2p 26656 (accepts and
 closes), rest 1317 (node_info, syncing, mlnode_version, partial_upgrade), metrics 26660.
@@ -30,7 +43,7 @@ import sys
 import threading
 import time
 
-from gonkasim import chain as chainmod, chainfiles, common, keys, settings, tmkms
+from gonkasim import chain as chainmod, chainfiles, common, keys, settings, tmkms, upgradebins
 
 ROLE = "node"
 BASE_MLNODE_VERSION = "v3.0.8"
@@ -144,6 +157,9 @@ class Node:
             except (TypeError, KeyError):
                 trust_hash = ""
             pairs += [("statesync.trust_height", str(trust)), ("statesync.trust_hash", trust_hash)]
+            # State sync lands at the network's height: the chain continues from there.
+            common.write_json(self.path("data", "gonkasim-chain.json"),
+                              {"epoch_time": time.time(), "start_height": latest})
         self.edit("config.toml", pairs)
         common.atomic_write(self.path(".node_initialized"), "")
         common.log(ROLE, event="joined", seeds=dict(pairs).get("p2p.seeds", ""))
@@ -171,11 +187,33 @@ class Node:
         self.edit("app.toml", app)
         self.edit("client.toml", [("chain-id", chainmod.CHAIN_ID),
                                   ("keyring-backend", env.get("KEYRING_BACKEND", "file"))])
-        bindir = self.path("cosmovisor", "genesis", "bin")
-        if not os.path.isdir(bindir):  # `cosmovisor init /usr/bin/inferenced`, once
-            os.makedirs(bindir)
-            common.atomic_write(os.path.join(bindir, "inferenced"), "#!/bin/sh\n", 0o755)
-            os.symlink("genesis", self.path("cosmovisor", "current"))
+        cv = self.cosmovisor
+        if not os.path.isdir(cv.root):  # init-docker.sh: only when the directory is missing
+            print("Initialising cosmovisor directory", flush=True)
+            for line in cv.init():
+                print(f"INF {line} module=cosmovisor", flush=True)
+        if cv.restore():
+            print("Current cosmovisor binary missing or not executable; restoring from image",
+                  flush=True)
+
+    @property
+    def cosmovisor(self) -> upgradebins.Cosmovisor:
+        tag = common.image_tag("0.2.13")
+        return upgradebins.Cosmovisor(self.home, "inferenced",
+                                      f"v{tag}" if tag[:1].isdigit() else tag)
+
+    def seed_base(self) -> str:
+        """The seed's base URL (SEED_NODE_RPC_URL without /chain-rpc/), or '' when unknown."""
+        rpc = self.env.get("SEED_NODE_RPC_URL", "").rstrip("/")
+        return rpc[:-len("/chain-rpc")] if rpc.endswith("/chain-rpc") else ""
+
+    def chain_upgrades(self) -> dict:
+        """What the node's state carries about upgrades: {applied, plan} (from the seed)."""
+        base = self.seed_base()
+        if not base:
+            return {"applied": [], "plan": None}
+        code, doc = common.http("GET", base + "/gonkasim/upgrades", timeout=3)
+        return doc if code == 200 and isinstance(doc, dict) else {"applied": [], "plan": None}
 
     # ---------- state ----------
     def validator_pub(self) -> bytes:
@@ -208,7 +246,7 @@ class Node:
             meta["start_height"], float(self.cfg["block_seconds"]),
             float(self.cfg["sync_seconds"]), meta["epoch_time"], node_pub, val_pub,
             chainfiles.toml_get(text, "moniker") or "my-node",
-            version=common.image_tag("0.2.13"))
+            version=self.cosmovisor.version())
         ch.peers = (chainmod.parse_peers(chainfiles.toml_get(text, "p2p.persistent_peers") or "")
                     + chainmod.parse_peers(chainfiles.toml_get(text, "p2p.seeds") or ""))
         return ch
@@ -238,6 +276,82 @@ class Upgrades:
 
     def pending(self, height: int) -> list[dict]:
         return [p for p in self.all() if p["height"] > height]
+
+
+class ChainUpgrades:
+    """Software upgrades as the node meets them: the handler check at start, the pending plan
+    at its height (cosmovisor's switch, or the halt)."""
+
+    def __init__(self, node: Node, chain: chainmod.Chain):
+        self.node, self.chain = node, chain
+        self.cv = node.cosmovisor
+        self.plan: dict | None = None
+        self.lock = threading.Lock()
+
+    def startup_fault(self) -> str | None:
+        """Why the node cannot run at its height with the binary `current` holds, else None."""
+        h, running = self.chain.height(), self.cv.version()
+        pending = common.read_json(self.node.path("data", "upgrade-info.json"))
+        if pending and pending.get("name") and pending["name"] != self.cv.applied_name() \
+                and int(pending.get("height") or 0) <= h:
+            # cosmovisor after a restart: the chain asked for this upgrade and it is not applied
+            if self.cv.has(pending["name"]):
+                self.apply(pending, backup=False)
+                return None
+            return self.missing_binary(pending)
+        applied = [u for u in self.node.chain_upgrades().get("applied", []) if u["height"] <= h]
+        if applied and not upgradebins.has_handler(running, applied[-1]["name"]):
+            # x/upgrade PreBlocker (FACTS-chain §3a), as the node logs it before it dies
+            return (f"panic: wrong app version 0, upgrade handler is missing for "
+                    f"{applied[-1]['name']} upgrade plan")
+        return None
+
+    def missing_binary(self, plan: dict) -> str:
+        binary = self.cv.upgrade_bin(plan["name"])
+        return (f"ERR UPGRADE \"{plan['name']}\" NEEDED at height: {plan['height']}: "
+                f"{plan.get('info', '')} module=x/upgrade\n"
+                f"ERR binary not present, downloading disabled: cannot stat dir {binary}: "
+                f"stat {binary}: no such file or directory module=cosmovisor")
+
+    def apply(self, plan: dict, backup: bool = True) -> None:
+        for line in self.cv.switch(plan, backup=backup):
+            print(f"INF {line} module=cosmovisor", flush=True)
+        self.chain.version = self.cv.version()
+        print(f"INF applying upgrade \"{plan['name']}\" at height: {plan['height']} "
+              f"module=x/upgrade", flush=True)
+
+    def current_plan(self) -> dict | None:
+        with self.lock:
+            plan = self.plan
+        return plan if plan and int(plan["height"]) > self.chain.height() else None
+
+    def watch(self, stop: threading.Event) -> None:
+        """Follow the chain's plan; at its height switch binaries or halt (exit)."""
+        asked = 0.0
+        while not stop.wait(0.2):
+            if time.monotonic() - asked >= 1.0:  # the chain's plan, once a second
+                asked = time.monotonic()
+                try:
+                    plan = self.node.chain_upgrades().get("plan") or self.plan
+                except Exception:  # the seed may be restarting: keep the plan we know
+                    plan = self.plan
+                with self.lock:
+                    self.plan = plan
+            plan = self.plan
+            if not plan or self.chain.height() < int(plan["height"]):
+                continue
+            if plan["name"] == self.cv.applied_name():
+                continue
+            info = {"name": plan["name"], "time": plan.get("time", "0001-01-01T00:00:00Z"),
+                    "height": int(plan["height"]), "info": plan.get("info", "")}
+            common.write_json(self.node.path("data", "upgrade-info.json"), info)
+            if self.cv.has(plan["name"]):
+                print(f"ERR UPGRADE \"{plan['name']}\" NEEDED at height: {plan['height']}: "
+                      f"{plan.get('info', '')} module=x/upgrade", flush=True)
+                self.apply(info)
+            else:
+                print(self.missing_binary(info), flush=True)
+                os._exit(1)  # halted: the restart meets the same height and the same answer
 
 
 class RPCHandler(common.Handler):
@@ -281,9 +395,12 @@ class RESTHandler(common.Handler):
     role = ROLE
     chain: chainmod.Chain
     upgrades: Upgrades
+    software: ChainUpgrades
 
     def route(self, method, path, query):
         h = self.chain.height()
+        if path == "/cosmos/upgrade/v1beta1/current_plan":
+            return self.reply(200, {"plan": self.software.current_plan()})
         if path == "/cosmos/base/tendermint/v1beta1/node_info":
             return self.reply(200, {
                 "default_node_info": self.chain.node_info(),
@@ -342,16 +459,23 @@ def main(argv: list[str]) -> int:
         if not node.signer.ready.wait(wait):
             common.log(ROLE, event="no-signer", waited=wait)
     ch = node.make_chain()
+    software = ChainUpgrades(node, ch)
+    fault = software.startup_fault()
+    if fault:
+        print(fault, flush=True)
+        return 2  # a Go panic's exit status; `restart: always` makes it a crash loop
     upgrades = Upgrades(node.path("data", "gonkasim-upgrades.json"))
     for cls in (RPCHandler, RESTHandler, MetricsHandler):
-        cls.chain, cls.node, cls.upgrades = ch, node, upgrades
+        cls.chain, cls.node, cls.upgrades, cls.software = ch, node, upgrades, software
     common.serve(ROLE, "rpc", addrs["rpc"], RPCHandler)
     common.serve(ROLE, "rest", addrs["rest"], RESTHandler)
     common.serve(ROLE, "metrics", addrs["metrics"], MetricsHandler)
     common.serve_tcp_sink(ROLE, "p2p", addrs["p2p"])
     common.log(ROLE, event="started", node_id=keys.node_id(ch.node_pub),
-               height=ch.height(), peers=len(ch.peers))
-    return common.run_forever()
+               height=ch.height(), peers=len(ch.peers), version=ch.version)
+    stop = threading.Event()
+    threading.Thread(target=software.watch, args=(stop,), daemon=True).start()
+    return common.run_forever(stop)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,24 @@
 """seed role: the machine-side stand-in for the Gonka network (a seed node's api + chain RPC).
 
     python3 -m gonkasim seed --listen IP:18000 --state DIR [--models FILE] [--hf-size BYTES]
+                             [--upgrades FILE]
 
 Routes: POST /v1/participants (registration {url, pub_key, validator_key, address?}; 409 when
 the account pubkey is already registered), GET /v1/participants[/<addr>], /v2/participants/<addr>,
 /v1/governance/models, /v1/epochs/current/participants, /v1/status, /chain-rpc/{status,net_info,
-genesis,block}, /health. State lives in DIR/participants.json (atomic writes).
+genesis,block}, /health; chain software upgrades: /chain-api/cosmos/upgrade/v1beta1/current_plan
+({"plan": null} or the plan, height a string, as the gRPC gateway writes int64) and
+.../applied_plan/<name> ({"height": "<h>"}, "0" when never applied). Test-only: GET
+/gonkasim/upgrades ({"applied": [{name, height}], "plan"}: what a node's state sync carries) and
+POST /gonkasim/plan ({"plan": {name, height, info}} or {"plan": null}). A plan whose height the
+chain reaches becomes applied. --upgrades FILE: {"applied": [{"name", "height"}]} at the start.
+State lives in DIR/participants.json and DIR/upgrades.json (atomic writes).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -53,12 +61,47 @@ class SeedState:
         return 200, {"participant": self.participants[addr]}
 
 
+class Upgrades:
+    """The chain's software upgrade history and pending plan (x/upgrade's store)."""
+
+    def __init__(self, state_dir: str, initial: dict | None):
+        self.file = os.path.join(state_dir, "upgrades.json")
+        self.lock = threading.Lock()
+        self.doc = common.read_json(self.file) or {
+            "applied": [{"name": str(u["name"]), "height": int(u["height"])}
+                        for u in (initial or {}).get("applied", [])], "plan": None}
+        common.write_json(self.file, self.doc)
+
+    def view(self, height: int) -> dict:
+        with self.lock:
+            plan = self.doc["plan"]
+            if plan and int(plan["height"]) <= height:  # executed: the plan becomes history
+                self.doc["applied"].append({"name": plan["name"], "height": int(plan["height"])})
+                self.doc["plan"] = None
+                common.write_json(self.file, self.doc)
+            return json.loads(json.dumps(self.doc))
+
+    def set_plan(self, plan: dict | None) -> tuple[int, dict]:
+        if plan is not None:
+            try:
+                plan = {"name": str(plan["name"]), "time": "0001-01-01T00:00:00Z",
+                        "height": str(int(plan["height"])), "info": str(plan.get("info", "")),
+                        "upgraded_client_state": None}
+            except (KeyError, TypeError, ValueError):
+                return 400, {"error": "need {plan: {name, height, info}} or {plan: null}"}
+        with self.lock:
+            self.doc["plan"] = plan
+            common.write_json(self.file, self.doc)
+        return 200, {"plan": plan}
+
+
 class SeedHandler(common.Handler):
     role = ROLE
     state: SeedState
     chain: chainmod.Chain
     model_list: list[dict]
     genesis: dict
+    upgrades: Upgrades
 
     def route(self, method, path, query):
         parts = [p for p in path.split("/") if p]
@@ -67,6 +110,14 @@ class SeedHandler(common.Handler):
             return self.reply(200, "ok")
         if parts[:1] == ["chain-rpc"]:
             return self.chain_rpc("/" + "/".join(parts[1:]), query)
+        if parts[:4] == ["chain-api", "cosmos", "upgrade", "v1beta1"]:
+            return self.upgrade_query(parts[4:])
+        if parts == ["gonkasim", "upgrades"] and method == "GET":
+            return self.reply(200, self.upgrades.view(self.chain.height()))
+        if parts == ["gonkasim", "plan"] and method == "POST":
+            code, doc = self.upgrades.set_plan((self.json_body() or {}).get("plan"))
+            common.log(ROLE, event="plan", status=code, plan=doc.get("plan"))
+            return self.reply(code, doc)
         if method == "POST" and parts == ["v1", "participants"]:
             code, doc = st.register(self.json_body() or {})
             common.log(ROLE, event="register", status=code, address=doc.get(
@@ -112,6 +163,16 @@ class SeedHandler(common.Handler):
             "created_at_block_height": self.chain.start_height},
             "addresses": [m["index"] for m in members], "block_height": h}
 
+    def upgrade_query(self, rest: list[str]):
+        """x/upgrade's REST queries (cosmos-sdk query.proto routes) through /chain-api/."""
+        doc = self.upgrades.view(self.chain.height())
+        if rest == ["current_plan"]:
+            return self.reply(200, {"plan": doc["plan"]})
+        if len(rest) == 2 and rest[0] == "applied_plan":
+            height = next((u["height"] for u in doc["applied"] if u["name"] == rest[1]), 0)
+            return self.reply(200, {"height": str(height)})
+        self.reply(501, {"code": 12, "message": "Not Implemented", "details": []})
+
     def chain_rpc(self, sub: str, query: dict):
         if sub == "/status":
             return self.reply(200, self.chain.status())
@@ -137,6 +198,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--hf-size", type=int, default=models.hf.DEFAULT_SIZE,
                     help="--size of the hf sim, to pin testorg/tiny-model's commit")
     ap.add_argument("--p2p-port", type=int, default=5000, help="advertised in node_info")
+    ap.add_argument("--upgrades", help='JSON file {"applied": [{"name", "height"}]}')
     args = ap.parse_args(argv)
     addrs = common.listen_addrs(args, {"http": 18000}, "http")
     cfg = settings.load()
@@ -156,6 +218,8 @@ def main(argv: list[str]) -> int:
     SeedHandler.chain = ch
     SeedHandler.model_list = models.load(args.models, args.hf_size)
     SeedHandler.genesis = chainfiles.genesis(chainmod.CHAIN_ID, meta["genesis_time"])
+    SeedHandler.upgrades = Upgrades(args.state, common.read_json(args.upgrades)
+                                    if args.upgrades else None)
     common.serve(ROLE, "http", addrs["http"], SeedHandler)
     return common.run_forever()
 

@@ -58,6 +58,13 @@ def world(**changes) -> dict:
         "torch": (0, json.dumps({"available": True, "count": 2, "torch": "2.11.0",
                                  "names": ["NVIDIA H100 80GB HBM3"] * 2})),
         "logs": (0, "join-api-1   | level=info msg=started\njoin-node-1  | INF committed\n"),
+        "inferenced": (0, "v0.2.15\n"),
+        "versions": (200, {"api_version": {"application_name": "decentralized-api",
+                                           "version": "v0.2.15", "commit": ""},
+                           "node_version": {"application_name": "inferenced",
+                                            "version": "v0.2.15", "commit": ""},
+                           "mlnodes": []}),
+        "plan": (200, {"plan": None}),
     }
     base.update(changes)
     return base
@@ -69,7 +76,8 @@ w = json.load(open(os.environ["FAKE_WORLD"]))
 args = sys.argv[1:]
 with open(os.environ["FAKE_WORLD"] + ".calls", "a") as f:
     f.write(json.dumps({"argv": args, "cwd": os.getcwd()}) + "\n")
-key = "logs" if args[1] == "logs" else ("smi" if "nvidia-smi" in args else "torch")
+key = ("logs" if args[1] == "logs" else "smi" if "nvidia-smi" in args
+       else "inferenced" if args[-1] == "version" else "torch")
 rc, out = w[key]
 sys.stdout.write(out)
 sys.stderr.write("" if rc == 0 else "boom\n")
@@ -93,6 +101,8 @@ class Handler(BaseHTTPRequestHandler):
             "/": w["dashboard"],
             "/admin/v1/nodes": (200, w["nodes"]),
             "/ml/v3.0.8/api/v1/state": w["state"],
+            "/v1/versions": w["versions"],
+            "/rest/cosmos/upgrade/v1beta1/current_plan": w["plan"],
         }
         code, body = routes.get(self.path, (404, "not found"))
         raw = (body if isinstance(body, str) else json.dumps(body)).encode()
@@ -125,7 +135,11 @@ def run_script(endpoints, w: dict, **args) -> dict[str, dict]:
     full = {"join_dir": str(endpoints["dir"]), "api_port": endpoints["port"],
             "version": "v3.0.8", "service": "mlnode-308", "seed_api_url": base + "/seed/",
             "account_address": COLD, "public_url": public, "gpu": GPU, "mlnode_ids": ["node1"],
-            "rpc_url": base + "/rpc", "admin_url": base, "ml_url": base + "/ml",
+            "rpc_url": base + "/rpc", "rest_url": base + "/rest", "admin_url": base,
+            "ml_url": base + "/ml",
+            "upgrades": [{"name": "v0.2.14", "height": 1000, "version": None},
+                         {"name": "v0.2.15", "height": 1200, "version": None},
+                         {"name": "v0.2.16", "height": 5000, "version": "v0.2.16-post1"}],
             "docker": endpoints["docker"], "timeout": 3, **args}
     started = time.monotonic()
     p = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(full)], capture_output=True,
@@ -217,6 +231,51 @@ def test_script_log_signatures_name_the_service(endpoints):
     only_errors = (0, "join-api-1   | level=error msg=\"peer dial failed\"\n")
     check = run_script(endpoints, world(logs=only_errors))["logs"]
     assert check["ok"] is None and "join-api-1: level=error" in check["detail"]
+
+
+def test_script_binaries_match_the_newest_applied_upgrade_or_fail_naming_both(endpoints):
+    check = run_script(endpoints, world())["binaries"]
+    assert check["ok"] is True and "= upgrade v0.2.15 (v0.2.15)" in check["detail"], check
+    calls = [json.loads(x)["argv"] for x in
+             (endpoints["dir"] / "world.json.calls").read_text().splitlines()]
+    assert ["compose", "exec", "-T", "node", "/root/.inference/cosmovisor/current/bin/inferenced",
+            "version"] in calls
+    old = run_script(endpoints, world(inferenced=(0, "v0.2.13\n")))["binaries"]
+    assert old["ok"] is False and ("the node's current binary runs v0.2.13, the profile's newest "
+                                   "applied upgrade v0.2.15 ships v0.2.15") in old["detail"], old
+    versions = world()["versions"][1]
+    versions["api_version"]["version"] = "v0.2.15-post5"
+    api = run_script(endpoints, world(versions=(200, versions)))["binaries"]
+    assert api["ok"] is False and "the api runs v0.2.15-post5" in api["detail"], api
+    versions["api_version"]["version"] = "v0.2.17"
+    newer = run_script(endpoints, world(versions=(200, versions)))["binaries"]
+    assert newer["ok"] is None and "the chain moved on" in newer["detail"], newer
+    gone = run_script(endpoints, world(versions=(404, "not found")))["binaries"]
+    assert gone["ok"] is False and "/v1/versions: HTTP 404" in gone["detail"], gone
+
+
+def test_script_pending_upgrade_is_ready_only_with_both_binaries_in_place(endpoints):
+    info = json.dumps({"binaries": {"linux/amd64": "https://x/i.zip?checksum=sha256:" + "a" * 64},
+                       "api_binaries": {"linux/amd64": "https://x/a.zip?checksum=sha256:"
+                                        + "b" * 64}})
+    plan = (200, {"plan": {"name": "v0.2.16", "time": "0001-01-01T00:00:00Z", "height": "5000",
+                           "info": info, "upgraded_client_state": None}})
+    check = run_script(endpoints, world(plan=plan))["upgrade_plan"]
+    join = endpoints["dir"]
+    assert check["ok"] is False and check["detail"].startswith(
+        "v0.2.16 at height 5000 (3766 blocks from now): NOT ready: missing "
+        f"{join}/.inference/cosmovisor/upgrades/v0.2.16/bin/inferenced, "
+        f"{join}/.dapi/cosmovisor/upgrades/v0.2.16/bin/decentralized-api"), check
+    for home, program in ((".inference", "inferenced"), (".dapi", "decentralized-api")):
+        path = join / home / "cosmovisor/upgrades/v0.2.16/bin" / program
+        path.parent.mkdir(parents=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    (join / ".inference/data").mkdir()
+    (join / ".inference/data/application.db").write_bytes(b"x" * 4096)
+    check = run_script(endpoints, world(plan=plan))["upgrade_plan"]
+    assert check["ok"] is True and "ready: binaries in place" in check["detail"], check
+    assert run_script(endpoints, world())["upgrade_plan"]["detail"] == "no pending chain upgrade"
 
 
 def test_script_nothing_listening_fails_fast(endpoints):
@@ -363,7 +422,7 @@ def test_verify_green_then_broken_gpu_then_stopped_proxy(running_host):
     saved = node.verification()
     assert [c.name for c in saved.checks] == list(CHECK_NAMES)
     assert all(c.ok is not False for c in saved.checks), saved
-    assert f"[{name}] verification: " in out and "0 failed of 9 checks" in out
+    assert f"[{name}] verification: " in out and f"0 failed of {len(CHECK_NAMES)} checks" in out
     print(f"\ngreen run: {took:.1f} s\n" + "\n".join(
         line for line in out.splitlines() if f"[{name}]   " in line))
 

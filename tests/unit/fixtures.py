@@ -55,6 +55,7 @@ SCRIPTS = {
     "RUNLOCK_SCRIPT": "gonka_deploy.facts.runlock",
     "PYTHON_SCRIPT": "gonka_deploy.facts.runlock",
     "KEYFILES_SCRIPT": "gonka_deploy.facts.backup",
+    "COSMOVISOR_SCRIPT": "gonka_deploy.facts.cosmovisor",
 }
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}

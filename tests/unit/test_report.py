@@ -70,3 +70,15 @@ def test_report_never_contains_the_keyring_password():
     text = render_report(cfg, NODE_ID, ["Render config.env"], VERIFIED, WARM)
     assert PASSWORD not in text
     assert cfg.keyring_password.get_secret_value() == PASSWORD  # the config did hold it
+
+
+def test_report_shows_the_running_binaries_and_the_coming_upgrade_whatever_their_result():
+    checks = [{"name": "chain_sync", "ok": True, "detail": "height 5"},
+              {"name": "binaries", "ok": True, "detail": "node binary v0.2.15 = upgrade v0.2.15"},
+              {"name": "upgrade_plan", "ok": False,
+               "detail": "v0.2.16 at height 900 (20 blocks from now): NOT ready: missing x"}]
+    text = render_report(config(), NODE_ID, [], {"checks": checks}, None)
+    assert "  running      ok  node binary v0.2.15 = upgrade v0.2.15" in text
+    assert "  next upgrade FAIL  v0.2.16 at height 900 (20 blocks from now): NOT ready" in text
+    assert "chain binaries (cosmovisor)\n  not verified yet" in render_report(
+        config(), NODE_ID, [], None, None)
