@@ -10,21 +10,18 @@ import shlex
 
 from .address import account_address
 from .schema import HostConfig
+from .txs import grant_argv
 
 MARKS = {True: "ok", None: "WARN", False: "FAIL"}
+__all__ = ["grant_argv", "grant_command", "render_report"]
 
 
-def grant_argv(warm_address: str, seed_api_url: str, cold_key_name: str = "gonka-account-key",
-               binary: str = "inferenced") -> list[str]:
-    """The grant (authz for ML operations + fee grant) signed by the cold key (quickstart §10)."""
-    return [binary, "tx", "inference", "grant-ml-ops-permissions", cold_key_name, warm_address,
-            "--from", cold_key_name, "--keyring-backend", "file", "--gas", "2000000",
-            "--node", f"{seed_api_url.rstrip('/')}/chain-rpc/"]
-
-
-def grant_command(warm_address: str, seed_api_url: str) -> str:
-    """What the operator runs on the machine that holds the cold key."""
-    return shlex.join(grant_argv(warm_address, seed_api_url))
+def grant_command(warm_address: str, seed_api_url: str, cold_key_name: str = "gonka-account-key",
+                  keyring_backend: str = "file") -> str:
+    """What the operator runs on the machine that holds the cold key (with its fee: since
+    v0.2.16 the `cosmos` fee group charges 1 ngonka per gas)."""
+    return shlex.join(grant_argv(warm_address, seed_api_url, cold_key_name,
+                                 keyring_backend=keyring_backend))
 
 
 def _verification_lines(verification: dict | None) -> list[str]:
@@ -61,7 +58,8 @@ def render_report(config: HostConfig, node_id: str, changes: list[str],
         "changed this run",
         *([f"  - {change}" for change in changes] or ["  nothing"]),
         "grant (on the machine with the cold key)",
-        "  " + (grant_command(warm_address, seed) if warm_address
+        "  " + (grant_command(warm_address, seed, config.cold_key_name,
+                              config.cold_keyring_backend) if warm_address
                 else "after the warm key exists (its address is in the next report)"),
         "verification",
         *_verification_lines(verification),
