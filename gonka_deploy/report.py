@@ -38,8 +38,29 @@ def _verification_lines(verification: dict | None) -> list[str]:
                      for c in failed + warned]
 
 
+def _participation_lines(record: dict | None) -> list[str]:
+    """The chain's view of the host's participation: each item, a warning with its fix; then
+    the transactions this toolkit sent."""
+    if not record or not record.get("checks"):
+        return ["  not checked"]
+    checks = record["checks"]
+    warned = [c for c in checks if c.get("ok") is not True]
+    lines = [f"  {len(checks) - len(warned)} of {len(checks)} ok, {len(warned)} warning(s)"
+             + (f" (at {record['checked_at']})" if record.get("checked_at") else "")]
+    for check in checks:
+        lines.append(f"  {MARKS[check.get('ok')]:<4}  {check['name']}: {check.get('detail', '')}")
+        lines += [f"        {fix}" for fix in check.get("fix") or []]
+    for sent in record.get("sent") or []:
+        what = sent.get("model") or sent.get("amount") or ""
+        lines.append(f"  sent: {sent['kind']} {what} ({sent['signer']} key) tx "
+                     f"{sent.get('txhash') or '-'} {sent['status']} at {sent['at']}"
+                     + (f": {sent['detail'][:160]}" if sent.get("detail") else ""))
+    return lines
+
+
 def render_report(config: HostConfig, node_id: str, changes: list[str],
-                  verification: dict | None, warm_address: str | None) -> str:
+                  verification: dict | None, warm_address: str | None,
+                  participation: dict | None = None) -> str:
     cold = account_address(config.account_pubkey)
     seed = config.seed_api_url.rstrip("/")
     public = config.public_url  # http://<public_host>:<api_port>
@@ -63,6 +84,8 @@ def render_report(config: HostConfig, node_id: str, changes: list[str],
                 else "after the warm key exists (its address is in the next report)"),
         "verification",
         *_verification_lines(verification),
+        "participation (PoC models, collateral, fees: as the chain sees them)",
+        *_participation_lines(participation),
         "urls",
         f"  health       {public}/health",
         f"  dashboard    {public}/",

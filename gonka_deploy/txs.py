@@ -73,7 +73,7 @@ def authz_exec_argv(tx_file: str, warm_key_name: str, cold_address: str, chain_i
 def _cold(args: list[str], cold_key_name: str, keyring_backend: str, chain_id: str, node: str,
           binary: str) -> list[str]:
     return [binary, "tx", *args, "--from", cold_key_name, "--keyring-backend", keyring_backend,
-            *AUTO_GAS, *FEES, "--chain-id", chain_id, "--node", node, "-y"]
+            *AUTO_GAS, *FEES, "--chain-id", chain_id, "--node", node, "-y", "--output", "json"]
 
 
 def intent_argv(model: str, cold_key_name: str, keyring_backend: str, chain_id: str, node: str,
@@ -111,6 +111,25 @@ def intent_grant_argv(warm_address: str, cold_key_name: str, keyring_backend: st
     return [binary, "tx", "authz", "grant", warm_address, "generic", f"--msg-type={INTENT_MSG}",
             "--from", cold_key_name, "--keyring-backend", keyring_backend, "--gas", "200000",
             *FEES, "--chain-id", chain_id, "--node", node, "-y"]
+
+
+def revoke_allowance_argv(cold_address: str, warm_address: str, cold_key_name: str,
+                          keyring_backend: str, chain_id: str, node: str,
+                          binary: str = BINARY) -> list[str]:
+    """Remove the cold->warm fee grant so that the next grant-ml-ops-permissions creates a fresh
+    one (it skips an existing allowance: gonka-ai/gonka@ee730031:inference-chain/x/inference/
+    permissions.go). The SDK's `tx feegrant revoke [granter] [grantee]` (cosmos-sdk x/feegrant
+    client)."""
+    return _cold(["feegrant", "revoke", cold_address, warm_address], cold_key_name,
+                 keyring_backend, chain_id, node, binary)
+
+
+def fund_argv(cold_address: str, ngonka: int, chain_id: str, node: str,
+              binary: str = BINARY) -> list[str]:
+    """Fund the cold account from any key that holds coins (`tx bank send [from_key_or_address]
+    [to_address] [amount]`, the SDK's bank module); ``<FUNDING_KEY>`` is the operator's."""
+    return [binary, "tx", "bank", "send", "<FUNDING_KEY>", cold_address, coin(ngonka), *FEES,
+            "--chain-id", chain_id, "--node", node, "-y"]
 
 
 def text(argv: list[str]) -> str:
