@@ -11,6 +11,7 @@ Operation cases live in ``tests/operations/<module>.<op>/<behaviour>.json``::
      "exception": {"name": "TypeError", "message": "..."},
      "logs": ["would format /dev/vdb (ext4, 1.0 GiB)"],
      "local_state": {"fra-01": {"warm_address": "gonka1..."}},  # NodeState records before
+                                                 # (also "upgrades", "participation_sent")
      "secret_kwargs": ["content"]}          # kwargs passed wrapped in SecretStr
 
 Fact cases live in ``tests/facts/<module>.<Fact>/<behaviour>.json`` with ``kwargs``, ``command``,
@@ -109,12 +110,15 @@ class FakeHost:
 
 def put_local_state(key_name: str, records: dict) -> None:
     """Write a node's local state through its one owner (``gonka_deploy.state``)."""
-    from gonka_deploy.state import NodeState, UpgradeHistory
+    from gonka_deploy.state import NodeState, SentTx, UpgradeHistory
 
     node = NodeState(key_name)
     for name, value in records.items():
         if name == "upgrades":
             node.set_upgrades(UpgradeHistory.model_validate(value))
+        elif name == "participation_sent":
+            for sent in value:
+                node.record_sent(SentTx.model_validate(sent))
         elif name == "warm_address":
             node.set_warm_address(value)
         else:
