@@ -3,8 +3,9 @@
     pyinfra inventories/prod.py deploys/verify.py -y
 
 Checks chain sync, the participant on the seed api, proxy health and dashboard, the api's ML
-nodes, MLNode state, GPUs and CUDA in the MLNode container and recent container logs, then the host's
-PoC participation, collateral and fees as the chain sees them (warnings with their fix); keeps
+nodes, MLNode state, GPUs and CUDA in the MLNode container and recent container logs, then the
+host's PoC participation, collateral and fees as the chain sees them (warnings with their fix);
+keeps
 the result in the node's local state (nodes/<key_name>/) and fails each host with a failed
 check. The whole inventory is validated first, as for deploys/node.py.
 """

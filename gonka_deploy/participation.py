@@ -74,8 +74,8 @@ def wanted(config: HostConfig) -> dict[str, Any]:
     return asdict(Wanted(
         key_name=config.key_name, cold_address=account_address(config.account_pubkey),
         choices={m: encode(c) for m, c in sorted(config.poc_choices.items())},
-        collateral=config.collateral, fee_grant_min_days=config.fee_grant_min_days,
-        cold_balance_min=config.cold_balance_min, chain_id=config.chain_id,
+        collateral=config.collateral_ngonka, fee_grant_min_days=config.fee_grant_min_days,
+        cold_balance_min=config.cold_balance_min_ngonka, chain_id=config.chain_id,
         node=config.seed_node_rpc_url, seed_api_url=config.seed_api_url.rstrip("/"),
         chain_api=config.chain_api, cold_key_name=config.cold_key_name,
         cold_keyring_backend=config.cold_keyring_backend))

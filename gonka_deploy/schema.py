@@ -32,7 +32,7 @@ from pydantic import (
 from .address import account_address, check_account_address
 from .release.images import IMAGE_RE, MLNodeTag, choose_image, comparable, slug
 from .release.profiles import DEFAULT_RELEASE
-from .units import NGONKA_PER_GNK, parse_ngonka
+from .units import normalize, parse_ngonka
 
 KEY_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 HOSTNAME_RE = re.compile(
@@ -140,8 +140,8 @@ def _service_keys(value):
 
 
 MLNodeImage = Annotated[str, AfterValidator(_check_mlnode_image)]
-# An amount with its unit ("3360ngonka", "5 GNK"), held as ngonka.
-Ngonka = Annotated[int, BeforeValidator(parse_ngonka)]
+# An amount with its unit ("3360ngonka", "5 GNK"), kept as "<n>ngonka" (`ngonka()` reads it).
+Amount = Annotated[str, BeforeValidator(normalize)]
 
 
 class Strict(BaseModel):
@@ -333,7 +333,7 @@ class HostConfig(Strict):
         "serves it; its warm key declares the intent), `refuse` (10 % weight per epoch) or "
         "`{\"delegate\": \"gonka1…\"}` (cold key); default `run` for the PoC models the "
         "host's ML nodes serve. A PoC model with no choice costs 15 % per epoch: it is an error")
-    collateral: Ngonka | None = Field(None, description="collateral the cold account keeps "
+    collateral: Amount | None = Field(None, description="collateral the cold account keeps "
                                       "deposited for this host: `\"3360ngonka\"` or `\"5 GNK\"` "
                                       "(1 GNK = 10^9 ngonka); `null`: no target, the report "
                                       "still warns when none is deposited")
@@ -417,7 +417,7 @@ class HostConfig(Strict):
     fee_grant_min_days: int = Field(30, ge=1, description="warn when the cold->warm fee grant "
                                     "expires in fewer days (it pays every warm-key fee since "
                                     "v0.2.16)")
-    cold_balance_min: Ngonka = Field(20 * NGONKA_PER_GNK, description="warn when the cold "
+    cold_balance_min: Amount = Field("20000000000ngonka", description="warn when the cold "
                                      "account's spendable balance is below this (`\"20 GNK\"`); "
                                      "it pays the fees of both keys")
     stage: Literal["prepare", "cleanup", "rollback", "status"] | None = Field(
@@ -603,6 +603,14 @@ class HostConfig(Strict):
         """The choice for each PoC model of the release: the host's own, else `run` (it serves
         the model: validation guarantees one or the other)."""
         return {m: self.poc_participation.get(m, "run") for m in self.poc_models}
+
+    @property
+    def collateral_ngonka(self) -> int | None:
+        return parse_ngonka(self.collateral) if self.collateral else None
+
+    @property
+    def cold_balance_min_ngonka(self) -> int:
+        return parse_ngonka(self.cold_balance_min)
 
     @property
     def chain_api(self) -> str:

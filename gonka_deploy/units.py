@@ -44,6 +44,12 @@ def parse_ngonka(value) -> int:
     return int(scaled)
 
 
+def normalize(value) -> str:
+    """An amount with its unit -> ``"<n>ngonka"``: what the schema keeps, so that a config
+    dumped and validated again means the same (a bare number never does)."""
+    return coin(parse_ngonka(value))
+
+
 def gnk(ngonka: int) -> str:
     """``12_500_000_000`` -> ``"12.5 GNK"`` (for people; transactions use ngonka)."""
     whole, frac = divmod(int(ngonka), NGONKA_PER_GNK)

@@ -125,6 +125,8 @@ def _declare(directory: str, files: list[str], wanted: dict, password: SecretStr
                                      stdin=f"{password.get_secret_value()}\n")
             result = broadcast_result(output.stdout)
             txhash, code = result.get("txhash"), chain.to_int(result.get("code"))
+            logger.info(f"{host.print_prefix}intent for {model}: authz exec "
+                        f"{'ran' if ok else 'failed'}, tx {txhash or '-'}, code {code}")
             if ok and txhash and code == 0:
                 break
             text = (result.get("raw_log") or output.stderr or output.stdout)[-800:]

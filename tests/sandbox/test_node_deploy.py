@@ -93,7 +93,7 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
     env = dict(os.environ, **password_env(hosts), GONKA_STATE_DIR=str(state_dir),
                GONKA_SECRETS_DIR=str(state_dir / "no-secrets"),
                GONKASIM_LOG_DIR=str(state_dir / "local-cli"),
-               INFERENCED_HOME=str(state_dir / "operator-keyring"),
+               INFERENCED_HOME=str(tmp_path_factory.mktemp("operator-keyring")),
                PATH=f"{REPO / 'sandbox' / 'shims'}{os.pathsep}{os.environ['PATH']}")
     env.pop("GONKA_KEYRING_PASSWORD", None)
     local_cold_key(hosts[1], env, sandbox_network["group_data"]["seed_api_url"])

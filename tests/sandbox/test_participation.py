@@ -92,6 +92,9 @@ def pyinfra(ctx, *args, timeout=900) -> tuple[int, str]:
     argv = [sys.executable, "-m", "pyinfra", str(ctx["inventory"]), str(DEPLOY), *args]
     p = subprocess.run(argv, cwd=REPO, env=ctx["env"], capture_output=True, text=True,
                        timeout=timeout)
+    runs = ctx["state"] / "runs.log"     # every run's output, for a failure's post-mortem
+    with runs.open("a") as f:
+        f.write(f"==== pyinfra {' '.join(args)} rc={p.returncode}\n{p.stdout}{p.stderr}\n")
     return p.returncode, p.stdout + p.stderr
 
 
@@ -204,7 +207,7 @@ def test_an_apply_with_choices_declares_the_intent_with_the_warm_key(scenario):
     assert records == {"intents": [{"model_id": model, "participant": cold}],
                        "delegations": [{"model_id": KIMI, "delegator": cold,
                                         "delegate_to": other}],
-                       "refusals": [{"model_id": MINIMAX, "participant": cold}]}
+                       "refusals": [{"model_id": MINIMAX, "participant": cold}]}, out[-8000:]
     assert rest(ctx, f"/productscience/inference/collateral/collateral/{cold}") == {
         "amount": {"denom": "ngonka", "amount": "3360"}}
     # the intent: the warm key, in the api container, through authz exec, fee from the cold

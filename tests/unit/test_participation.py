@@ -179,3 +179,13 @@ def test_a_chain_poc_model_the_inventory_has_no_choice_for_is_a_warning():
     (item,) = [i for i in pp.assess(wanted(), pp.View(True, facts), WARM)
                if i.name == "poc new/Model"]
     assert item.ok is None and "no choice in the inventory" in item.detail
+
+
+def test_a_config_dumped_and_validated_again_keeps_its_amounts_and_choices():
+    from gonka_deploy.schema import HostConfig
+
+    cfg = host_config(collateral="0.5 GNK", cold_balance_min="1 GNK",
+                      poc_participation={DS: {"delegate": OTHER}, GLM: "refuse"})
+    assert (cfg.collateral, cfg.collateral_ngonka) == ("500000000ngonka", 500_000_000)
+    again = HostConfig.model_validate(cfg.model_dump())   # as roles/upgrade.py does
+    assert again == cfg and again.cold_balance_min_ngonka == 1_000_000_000
