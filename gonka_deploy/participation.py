@@ -215,8 +215,10 @@ def warm_blockers(w: Wanted, view: View, warm: str | None) -> list[str]:
     out = []
     grants = view["AuthzGrants"]["grants"]
     if INTENT_MSG not in grants:
+        grant = txs.intent_grant_argv(warm, w.cold_key_name, w.cold_keyring_backend, w.chain_id,
+                                      w.node)
         out.append(f"the warm key holds no authz grant for {INTENT_MSG} (run the grant: "
-                   f"{txs.text(txs.intent_grant_argv(warm, w.cold_key_name, w.cold_keyring_backend, w.chain_id, w.node))})")  # noqa: E501
+                   f"{txs.text(grant)})")
     elif (left := days_left(grants[INTENT_MSG], now)) is not None and left <= 0:
         out.append(f"the warm key's authz grant for {INTENT_MSG} expired")
     allowance = view["FeeAllowance"]

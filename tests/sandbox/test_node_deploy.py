@@ -57,9 +57,11 @@ def local_cold_key(host, env: dict, seed_api_url: str) -> None:
     """The operator's machine holds the host's cold key (the stand-in derives the public key
     0x02 || sha256(mnemonic): the mnemonic is the host's name, as account_pubkey above) and the
     cold account holds coins for the grant's fee."""
+    # the key's setup is logged beside its keyring, not in nodes/ (the dry run's snapshot)
+    setup = {**env, "GONKASIM_LOG_DIR": env["INFERENCED_HOME"] + "/log"}
     r = subprocess.run(["inferenced", "keys", "add", "gonka-account-key", "--recover",
                         "--keyring-backend", "test", "--output", "json"], input=host.name + "\n",
-                       text=True, capture_output=True, env=env, timeout=60)
+                       text=True, capture_output=True, env=setup, timeout=60)
     assert r.returncode == 0, r.stderr
     from gonkasim import common
 
