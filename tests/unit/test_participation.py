@@ -189,3 +189,20 @@ def test_a_config_dumped_and_validated_again_keeps_its_amounts_and_choices():
     assert (cfg.collateral, cfg.collateral_ngonka) == ("500000000ngonka", 500_000_000)
     again = HostConfig.model_validate(cfg.model_dump())   # as roles/upgrade.py does
     assert again == cfg and again.cold_balance_min_ngonka == 1_000_000_000
+
+
+def test_amounts_take_ngonka_or_gnk_and_show_gnk():
+    from gonka_deploy.units import gnk, parse_ngonka
+
+    assert [parse_ngonka(v) for v in ("3360ngonka", "3360 ngonka", "5 GNK", "0.5GNK",
+                                      "1_000ngonka", "2 gnk")] == [
+        3360, 3360, 5_000_000_000, 500_000_000, 1000, 2_000_000_000]
+    for bad, why in (("0ngonka", "more than 0"), ("5", "not an amount"),
+                     ("1.5ngonka", "whole number"), ("5 atom", "neither")):
+        try:
+            parse_ngonka(bad)
+        except ValueError as exc:
+            assert why in str(exc), exc
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+    assert (gnk(12_500_000_000), gnk(300_000), gnk(0)) == ("12.5 GNK", "0.0003 GNK", "0 GNK")
