@@ -13,6 +13,7 @@ from roles.chain import chain_tuning
 from roles.configuration import configuration
 from roles.lock import UPSTREAM, run_lock
 from roles.network import network_node
+from roles.participation import participation_on_chain
 from roles.release import release_check
 from roles.repo import repo_and_models
 from roles.server import server
@@ -31,5 +32,6 @@ configuration(config)                    # 3: config.env, .env, node-config.json
 network_node(config)                     # 4: tmkms + node, warm key, registration
 chain_tuning(config)                     # 5: peers and pruning; node restarted only on change
 full_stack(config)                       # 6: weights complete, full stack, ML nodes in the api
+participation_on_chain(config)           # PoC intents (warm key); cold-key txs printed
 verification(config)                     # 7: read-only checks; a failed check fails the host
 # The final report per host is printed after the run (gonka_deploy.pyinfra_hooks).

@@ -115,3 +115,24 @@ def account_address(pubkey_b64: str, prefix: str = PREFIX) -> str:
     """The bech32 account address of a base64 compressed secp256k1 public key."""
     raw = base64.b64decode(pubkey_b64, validate=True)
     return bech32_encode(prefix, ripemd160(hashlib.sha256(raw).digest()))
+
+
+def check_account_address(address: str, prefix: str = PREFIX) -> str:
+    """``address`` when it is a bech32 account address of ``prefix`` (20 bytes, valid
+    checksum); ValueError naming what is wrong otherwise."""
+    if address != address.lower():
+        raise ValueError(f"{address!r}: a bech32 address is all lower case")
+    hrp, sep, data = address.rpartition("1")
+    if not sep or hrp != prefix:
+        raise ValueError(f"{address!r} is not a {prefix}1… address")
+    if len(data) < 7 or any(c not in BECH32_CHARSET for c in data):
+        raise ValueError(f"{address!r}: not bech32 (characters after '{prefix}1')")
+    words = [BECH32_CHARSET.index(c) for c in data]
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    if _polymod(expanded + words) != 1:
+        raise ValueError(f"{address!r}: bad bech32 checksum (a typo?)")
+    payload = words[:-6]
+    if len(payload) * 5 // 8 != 20:
+        raise ValueError(f"{address!r}: holds {len(payload) * 5 // 8} bytes, an account "
+                         "address holds 20")
+    return address

@@ -17,7 +17,7 @@ END = "<!-- inventory-reference:end -->"
 # Which keys operators usually set per host; the rest usually come from group_data/all.py.
 HOST_KEYS = ("key_name", "public_host", "api_port", "api_ssl_port", "p2p_port", "account_pubkey",
              "keyring_password", "data_disk", "data_mount", "data_fstype", "gonka_dir", "hf_home",
-             "gpu", "location", "tags", "mlnodes")
+             "gpu", "location", "tags", "mlnodes", "poc_participation", "collateral")
 
 
 def _default(field) -> str:
@@ -39,6 +39,7 @@ def _default(field) -> str:
 def _type(annotation) -> str:
     text = getattr(annotation, "__name__", None) or str(annotation)
     text = re.sub(r"typing\.|gonka_deploy\.schema\.|pydantic\.types\.", "", str(annotation))
+    text = re.sub(r"Annotated\[(.+?), (?:Before|After)Validator\([^()]*\)\]", r"\1", text)
     text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
     text = text.replace("<class '", "").replace("'>", "")
     text = re.sub(r"Optional\[(.*)\]$", r"\1 | None", text)

@@ -86,7 +86,7 @@ def print_report(config: HostConfig, changes: list[str], failed: list[str]) -> N
     text = render_report(config, node.identity().node_id,
                          changes + [f"FAILED: {name}" for name in failed],
                          verification.model_dump() if verification else None,
-                         node.warm_address())
+                         node.warm_address(), node.participation().model_dump())
     node.set_report(text)
     logger.info("\n" + text)
 

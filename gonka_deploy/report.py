@@ -10,21 +10,18 @@ import shlex
 
 from .address import account_address
 from .schema import HostConfig
+from .txs import grant_argv
 
 MARKS = {True: "ok", None: "WARN", False: "FAIL"}
+__all__ = ["grant_argv", "grant_command", "render_report"]
 
 
-def grant_argv(warm_address: str, seed_api_url: str, cold_key_name: str = "gonka-account-key",
-               binary: str = "inferenced") -> list[str]:
-    """The grant (authz for ML operations + fee grant) signed by the cold key (quickstart §10)."""
-    return [binary, "tx", "inference", "grant-ml-ops-permissions", cold_key_name, warm_address,
-            "--from", cold_key_name, "--keyring-backend", "file", "--gas", "2000000",
-            "--node", f"{seed_api_url.rstrip('/')}/chain-rpc/"]
-
-
-def grant_command(warm_address: str, seed_api_url: str) -> str:
-    """What the operator runs on the machine that holds the cold key."""
-    return shlex.join(grant_argv(warm_address, seed_api_url))
+def grant_command(warm_address: str, seed_api_url: str, cold_key_name: str = "gonka-account-key",
+                  keyring_backend: str = "file") -> str:
+    """What the operator runs on the machine that holds the cold key (with its fee: since
+    v0.2.16 the `cosmos` fee group charges 1 ngonka per gas)."""
+    return shlex.join(grant_argv(warm_address, seed_api_url, cold_key_name,
+                                 keyring_backend=keyring_backend))
 
 
 def _verification_lines(verification: dict | None) -> list[str]:
@@ -52,8 +49,29 @@ def _chain_lines(verification: dict | None) -> list[str]:
     return lines or ["  not verified yet"]
 
 
+def _participation_lines(record: dict | None) -> list[str]:
+    """The chain's view of the host's participation: each item, a warning with its fix; then
+    the transactions this toolkit sent."""
+    if not record or not record.get("checks"):
+        return ["  not checked"]
+    checks = record["checks"]
+    warned = [c for c in checks if c.get("ok") is not True]
+    lines = [f"  {len(checks) - len(warned)} of {len(checks)} ok, {len(warned)} warning(s)"
+             + (f" (at {record['checked_at']})" if record.get("checked_at") else "")]
+    for check in checks:
+        lines.append(f"  {MARKS[check.get('ok')]:<4}  {check['name']}: {check.get('detail', '')}")
+        lines += [f"        {fix}" for fix in check.get("fix") or []]
+    for sent in record.get("sent") or []:
+        what = sent.get("model") or sent.get("amount") or ""
+        lines.append(f"  sent: {sent['kind']} {what} ({sent['signer']} key) tx "
+                     f"{sent.get('txhash') or '-'} {sent['status']} at {sent['at']}"
+                     + (f": {sent['detail'][:160]}" if sent.get("detail") else ""))
+    return lines
+
+
 def render_report(config: HostConfig, node_id: str, changes: list[str],
-                  verification: dict | None, warm_address: str | None) -> str:
+                  verification: dict | None, warm_address: str | None,
+                  participation: dict | None = None) -> str:
     cold = account_address(config.account_pubkey)
     seed = config.seed_api_url.rstrip("/")
     public = config.public_url  # http://<public_host>:<api_port>
@@ -72,12 +90,15 @@ def render_report(config: HostConfig, node_id: str, changes: list[str],
         "changed this run",
         *([f"  - {change}" for change in changes] or ["  nothing"]),
         "grant (on the machine with the cold key)",
-        "  " + (grant_command(warm_address, seed) if warm_address
+        "  " + (grant_command(warm_address, seed, config.cold_key_name,
+                              config.cold_keyring_backend) if warm_address
                 else "after the warm key exists (its address is in the next report)"),
         "verification",
         *_verification_lines(verification),
         "chain binaries (cosmovisor)",
         *_chain_lines(verification),
+        "participation (PoC models, collateral, fees: as the chain sees them)",
+        *_participation_lines(participation),
         "urls",
         f"  health       {public}/health",
         f"  dashboard    {public}/",

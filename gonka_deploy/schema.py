@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import os
 import re
+from functools import cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -27,8 +29,10 @@ from pydantic import (
     model_validator,
 )
 
+from .address import account_address, check_account_address
 from .release.images import IMAGE_RE, MLNodeTag, choose_image, comparable, slug
 from .release.profiles import DEFAULT_RELEASE
+from .units import normalize, parse_ngonka
 
 KEY_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 HOSTNAME_RE = re.compile(
@@ -136,6 +140,8 @@ def _service_keys(value):
 
 
 MLNodeImage = Annotated[str, AfterValidator(_check_mlnode_image)]
+# An amount with its unit ("3360ngonka", "5 GNK"), kept as "<n>ngonka" (`ngonka()` reads it).
+Amount = Annotated[str, BeforeValidator(normalize)]
 
 
 class Strict(BaseModel):
@@ -245,6 +251,35 @@ class Monitoring(Strict):
                                      "(dcgm-exporter), scraped when set")
 
 
+class PocDelegate(Strict):
+    """Delegate a PoC model to another participant (a cold-key transaction)."""
+
+    delegate: str = Field(description="the delegatee's participant (cold account) address")
+
+    @field_validator("delegate")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return check_account_address(value)
+
+
+POC_CHOICES = ("run", "refuse")
+
+
+def _poc_choice(value):
+    if isinstance(value, str):
+        if value not in POC_CHOICES:
+            raise ValueError(f"{value!r} is not 'run', 'refuse' or {{'delegate': 'gonka1…'}}")
+        return value
+    if isinstance(value, dict) and set(value) == {"delegate"}:
+        return PocDelegate(delegate=check_account_address(str(value["delegate"])))
+    if isinstance(value, PocDelegate):
+        return value
+    raise ValueError(f"{value!r} is not 'run', 'refuse' or {{'delegate': 'gonka1…'}}")
+
+
+PocChoice = Annotated[str | PocDelegate, BeforeValidator(_poc_choice)]
+
+
 class MLNodeService(Strict):
     """One MLNode compose service of the host and the ML proxy ports that reach it."""
 
@@ -293,6 +328,15 @@ class HostConfig(Strict):
     gpu: Gpu = Field(default_factory=Gpu, description="the host's GPUs")
     location: str = Field("", description="node identity metadata (reports, metric labels)")
     tags: list[str] = Field(default_factory=list, description="node identity metadata")
+    poc_participation: dict[str, PocChoice] = Field(
+        default_factory=dict, description="per PoC model of the release: `run` (this host "
+        "serves it; its warm key declares the intent), `refuse` (10 % weight per epoch) or "
+        "`{\"delegate\": \"gonka1…\"}` (cold key); default `run` for the PoC models the "
+        "host's ML nodes serve. A PoC model with no choice costs 15 % per epoch: it is an error")
+    collateral: Amount | None = Field(None, description="collateral the cold account keeps "
+                                      "deposited for this host: `\"3360ngonka\"` or `\"5 GNK\"` "
+                                      "(1 GNK = 10^9 ngonka); `null`: no target, the report "
+                                      "still warns when none is deposited")
 
     # --- release and network (group data; the release profile gives the defaults) ---
     release: str = Field(DEFAULT_RELEASE, description="release profile (`releases/<name>.py`, "
@@ -358,6 +402,24 @@ class HostConfig(Strict):
                                      "(nodes/<key_name>/, 0600)")
     grant_from_local_keyring: bool = Field(False, description="run grant-ml-ops-permissions "
                                            "locally with the cold key")
+    cold_txs_from_local_keyring: bool = Field(
+        False, description="send the cold-key transactions the report prints (PoC delegation "
+        "and refusal, collateral deposit) from this machine's keyring, each once, when the "
+        "chain lacks them; otherwise they are only printed")
+    cold_key_name: str = Field("gonka-account-key", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$",
+                               description="the cold key's name in the operator's keyring "
+                               "(printed commands and local runs)")
+    cold_keyring_backend: Literal["file", "os", "test"] = Field(
+        "file", description="keyring backend of the cold key on the operator's machine")
+    chain_api_url: HttpUrl | None = Field(None, description="chain REST (gRPC gateway) read "
+                                          "for participation, collateral and fees; default "
+                                          "`{seed_api_url}/chain-api`")
+    fee_grant_min_days: int = Field(30, ge=1, description="warn when the cold->warm fee grant "
+                                    "expires in fewer days (it pays every warm-key fee since "
+                                    "v0.2.16)")
+    cold_balance_min: Amount = Field("20000000000ngonka", description="warn when the cold "
+                                     "account's spendable balance is below this (`\"20 GNK\"`); "
+                                     "it pays the fees of both keys")
     stage: Literal["prepare", "cleanup", "rollback", "status", "swap"] | None = Field(
         None, description="deploys/mlnode_upgrade.py only: `--data stage=…`")
     # gonka-ai/gonka@6b9de5c3:test-net-cloud/nebius/docs/testnet-2.16-join-instruction.md:
@@ -508,7 +570,67 @@ class HostConfig(Strict):
             raise ValueError("\n".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _poc_participation(self) -> HostConfig:
+        catalog, served = self.catalog, self.served_models
+        poc = sorted(m for m, c in catalog.items() if c.poc)
+        problems = []
+        for model, choice in self.poc_participation.items():
+            field = f"poc_participation.{model}"
+            if model not in catalog and model not in _known_model_ids():
+                # A model of another release is a choice made ahead of (or left from) a
+                # release change: kept and not acted on. One no release knows is a typo.
+                problems.append(f"{field}: not a model of release {self.release} nor of any "
+                                f"known release (PoC models: {', '.join(poc) or 'none'})")
+            elif model not in poc:
+                continue
+            elif choice == "run" and model not in served:
+                problems.append(f"{field}: 'run' needs an ML node of this host that serves "
+                                f"{model} (mlnodes[].models)")
+            elif isinstance(choice, PocDelegate) and \
+                    choice.delegate == account_address(self.account_pubkey):
+                problems.append(f"{field}: delegates to this host's own cold account "
+                                f"{choice.delegate} (the chain refuses self-delegation)")
+        for model in poc:
+            if model not in self.poc_participation and model not in served:
+                problems.append(
+                    f"poc_participation: no choice for PoC model {model} of release "
+                    f"{self.release}, which no ML node of this host serves: doing nothing costs "
+                    "15 % of weight per epoch; set 'run' (and serve it), 'refuse' (10 %) or "
+                    "{'delegate': 'gonka1…'}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     # --- derived values ---
+    @property
+    def served_models(self) -> set[str]:
+        """The models this host's ML nodes serve."""
+        return {model for node in self.mlnodes for model in node.models}
+
+    @property
+    def poc_models(self) -> list[str]:
+        """The release's PoC models (catalog entries with ``poc: true``)."""
+        return sorted(m for m, c in self.catalog.items() if c.poc)
+
+    @property
+    def poc_choices(self) -> dict[str, str | PocDelegate]:
+        """The choice for each PoC model of the release: the host's own, else `run` (it serves
+        the model: validation guarantees one or the other)."""
+        return {m: self.poc_participation.get(m, "run") for m in self.poc_models}
+
+    @property
+    def collateral_ngonka(self) -> int | None:
+        return parse_ngonka(self.collateral) if self.collateral else None
+
+    @property
+    def cold_balance_min_ngonka(self) -> int:
+        return parse_ngonka(self.cold_balance_min)
+
+    @property
+    def chain_api(self) -> str:
+        return (self.chain_api_url or f"{self.seed_api_url.rstrip('/')}/chain-api").rstrip("/")
+
     @property
     def catalog(self) -> dict[str, CatalogModel]:
         return {**self.model_catalog, **self.model_catalog_extra}
@@ -573,6 +695,28 @@ class HostConfig(Strict):
             out.append(MLNodeService(service=primary, image=self.current_version.image,
                                      poc_port=8080, inference_port=5000, nodes=[]))
         return out
+
+
+def _known_model_ids() -> frozenset[str]:
+    """Every model id of every release profile this checkout knows (shipped and
+    ``GONKA_RELEASES_PATH``)."""
+    from .release.profiles import ENV_PATH
+
+    return _model_ids_of_profiles(os.environ.get(ENV_PATH, ""))
+
+
+@cache
+def _model_ids_of_profiles(search_path: str) -> frozenset[str]:
+    from .release.profiles import ENV_PATH, ReleaseError, known_names, load_profile
+
+    environ = {ENV_PATH: search_path}
+    ids: set[str] = set()
+    for name in known_names(environ):
+        try:
+            ids |= set(load_profile(name, environ).model_catalog)
+        except ReleaseError:
+            continue
+    return frozenset(ids)
 
 
 def _url_host(host: str) -> str:

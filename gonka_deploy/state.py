@@ -42,6 +42,7 @@ _SWAPS = "mlnode_swap.json"
 _VERIFICATION = "verification.json"
 _REPORT = "report.txt"
 _RESTORE = "restore.json"
+_PARTICIPATION = "participation.json"
 _AUDIT = "audit.jsonl"
 
 
@@ -133,6 +134,34 @@ class Verification(Record):
     ok: bool
     summary: str
     checks: list[Check]
+
+
+class SentTx(Record):
+    """A participation transaction this toolkit sent (the chain decides; this is for the
+    report and to never send a collateral deposit twice while one is unresolved)."""
+
+    kind: Literal["intent", "delegation", "refusal", "collateral"]
+    signer: Literal["warm", "cold"]
+    model: str | None = None
+    amount: str | None = None          # a coin string, for a deposit
+    command: list[str]                 # argv without any secret
+    txhash: str | None = None
+    status: Literal["sent", "confirmed", "failed"]
+    detail: str = ""
+    at: str
+
+
+class ParticipationCheck(Record):
+    name: str
+    ok: bool | None       # None: a warning
+    detail: str = ""
+    fix: list[str] = Field(default_factory=list)
+
+
+class Participation(Record):
+    sent: list[SentTx] = Field(default_factory=list)
+    checked_at: str | None = None
+    checks: list[ParticipationCheck] = Field(default_factory=list)
 
 
 class AuditEntry(Record):
@@ -323,6 +352,21 @@ class NodeState:
 
     def set_report(self, text: str) -> None:
         self._write(_REPORT, text)
+
+    # --- PoC participation, collateral, fees: what was sent, what the chain lacks ---
+    def participation(self) -> Participation:
+        return self._read(_PARTICIPATION, Participation) or Participation()
+
+    def record_sent(self, tx: SentTx) -> None:
+        """Add ``tx``, or replace the entry of the same hash (its outcome is now known)."""
+        known = self.participation()
+        sent = [s for s in known.sent if not (tx.txhash and s.txhash == tx.txhash)]
+        self._write_record(_PARTICIPATION, known.model_copy(update={"sent": [*sent, tx]}))
+
+    def set_participation_checks(self, checks: list[ParticipationCheck]) -> None:
+        known = self.participation()
+        self._write_record(_PARTICIPATION, known.model_copy(update={"checked_at": now(),
+                                                                    "checks": checks}))
 
     # --- audit: append-only, one line per applied host per run ---
     def append_audit(self, host: str, changes: list[str], failed: list[str] | None = None

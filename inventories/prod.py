@@ -2,6 +2,16 @@
 # file's name makes every host a member of group `prod` too (group_data/prod.py, if present).
 # Secrets never live here: export GONKA_KEYRING_PASSWORD (or one per key, see README).
 #
+# Every PoC model of the release needs a choice per host: `run` (the default for the models the
+# host serves), `refuse`, or delegate it to a participant that runs it. Here each host delegates
+# the PoC models it does not serve to the host of this fleet that serves them (their cold
+# account addresses, `gonka-deploy`'s report prints each host's).
+FRA_01 = "gonka1jnxacu3ln49wzvx5vk5w5tz6l0y4sakv7k8e86"
+AMS_02 = "gonka14rp74jncvltq6cv4pzepd6s6ns432yvl430s5n"
+WAW_03 = "gonka1xd2vsycfllna0gcy8ryfaxm24v6krt8tuaervh"
+MINIMAX, DEEPSEEK, GLM = ("MiniMaxAI/MiniMax-M2.7", "deepseek-ai/DeepSeek-V4-Flash-0731",
+                          "zai-org/GLM-5.3-Flash")
+#
 #   gonka-deploy validate inventories/prod.py
 #   pyinfra inventories/prod.py deploys/node.py --dry
 
@@ -18,8 +28,14 @@ gpu_hosts = [
             "data_disk": "/dev/nvme1n1",
             "gpu": {"model": "H100", "count": 4, "vram_gb": 80},
             "mlnodes": [
-                {"id": "node1", "models": ["MiniMaxAI/MiniMax-M2.7"], "max_concurrent": 500},
+                {"id": "node1", "models": [MINIMAX], "max_concurrent": 500},
             ],
+            # Kimi-K2.6 is inference only since v0.2.16: its choice counts under older releases.
+            "poc_participation": {DEEPSEEK: {"delegate": AMS_02}, GLM: {"delegate": WAW_03},
+                                  "moonshotai/Kimi-K2.6": "refuse"},
+            # 1000 weight x 0.8 x 4.2 ngonka/weight is the minimum; twice that is recommended
+            # (gonka-ai/gonka-docs@570482bc:docs/host/collateral.md).
+            "collateral": "6720ngonka",
             "location": "eu-fra",
             "tags": ["h100", "tier-1"],
         },
@@ -38,11 +54,12 @@ gpu_hosts = [
             "mlnodes": [
                 {
                     "id": "node1",
-                    "models": ["deepseek-ai/DeepSeek-V4-Flash-0731"],
+                    "models": [DEEPSEEK],
                     "max_concurrent": 800,
                     "args": ["--max-num-seqs", "640"],
                 },
             ],
+            "poc_participation": {MINIMAX: {"delegate": FRA_01}, GLM: {"delegate": WAW_03}},
             "location": "eu-ams",
             "tags": ["h200"],
         },
@@ -61,8 +78,9 @@ gpu_hosts = [
             "data_disk": "/dev/nvme1n1",
             "gpu": {"model": "B200", "count": 4, "vram_gb": 192},
             "mlnodes": [
-                {"id": "node1", "models": ["zai-org/GLM-5.3-Flash"], "max_concurrent": 500},
+                {"id": "node1", "models": [GLM], "max_concurrent": 500},
             ],
+            "poc_participation": {MINIMAX: {"delegate": FRA_01}, DEEPSEEK: "refuse"},
             "location": "eu-waw",
             "tags": ["b200"],
         },

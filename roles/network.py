@@ -42,4 +42,7 @@ def network_node(config: HostConfig):
                       seed_api_url=config.seed_api_url)
     if config.grant_from_local_keyring:
         keys.granted(name="Grant ML operations (local cold key)", key_name=config.key_name,
-                     seed_api_url=config.seed_api_url)
+                     seed_api_url=config.seed_api_url, cold_key_name=config.cold_key_name,
+                     chain_api=config.chain_api,
+                     cold_address=account_address(config.account_pubkey),
+                     keyring_backend=config.cold_keyring_backend)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pyinfra.api import deploy
 
+from gonka_deploy import participation
 from gonka_deploy.address import account_address
-from gonka_deploy.operations import verify
+from gonka_deploy.operations import participation as chain, verify
 from gonka_deploy.release.profiles import load_profile
 from gonka_deploy.schema import HostConfig
 
@@ -28,3 +29,5 @@ def verification(config: HostConfig):
         upgrades=[u.model_dump(include={"name", "height", "version"})
                   for u in load_profile(config.release).chain_upgrades],
     )
+    # What the chain sees of the host's participation: warnings with their fix, never a failure.
+    chain.checked(name="Verify participation on chain", wanted=participation.wanted(config))

@@ -222,32 +222,58 @@ def _grant(key_name: str, command: list[str], warm: str) -> bool:
 
 @operation()
 def granted(key_name: str, seed_api_url: str, cold_key_name: str = "gonka-account-key",
-            binary: str = "inferenced"):
+            binary: str = "inferenced", chain_api: str | None = None,
+            cold_address: str | None = None, keyring_backend: str = "file"):
     """
-    Grant the warm key its ML operations permissions from the operator's machine, once per warm
-    address (``grant_from_local_keyring: true``; the cold key never touches a server).
+    Grant the warm key its ML operations permissions and the cold->warm fee grant from the
+    operator's machine (``grant_from_local_keyring: true``; the cold key never touches a
+    server), only when the chain lacks them.
 
     + key_name: the node (its warm address comes from the node's local state)
     + seed_api_url: the network's api; the chain RPC is its ``/chain-rpc/``
     + cold_key_name: the cold key's name in the local keyring
     + binary: the ``inferenced`` CLI on this machine
+    + chain_api: the chain's REST: the fee grant and the authz grants are read there and decide
+      (without it, a grant this machine made for the same warm address counts as done)
+    + cold_address: the cold account (the granter)
+    + keyring_backend: the local keyring's backend
 
     **Example:**
 
     .. code:: python
 
-        keys.granted(key_name="fra-01", seed_api_url="http://node2.gonka.ai:8000")
+        keys.granted(key_name="fra-01", seed_api_url="http://node2.gonka.ai:8000",
+                     chain_api="http://node2.gonka.ai:8000/chain-api", cold_address="gonka1…")
     """
+    from ..facts.participation import AuthzGrants, FeeAllowance
+    from ..participation import CLAIM_MSG
+    from ..report import grant_argv
+
     node = NodeState(key_name)
     warm = node.warm_address()
     done = node.grant()
-    if warm and done is not None and done.warm_address == warm:
+    if warm and chain_api and cold_address:
+        allowance = need(host.get_fact(
+            FeeAllowance, url=f"{chain_api}/cosmos/feegrant/v1beta1/allowance/{cold_address}/"
+            f"{warm}", attempts=SEED_ATTEMPTS), "the fee grant")
+        grants = need(host.get_fact(
+            AuthzGrants, url=f"{chain_api}/cosmos/authz/v1beta1/grants?granter={cold_address}"
+            f"&grantee={warm}", attempts=SEED_ATTEMPTS), "the authz grants")
+        if allowance["error"] or grants["error"]:
+            yield from refuse(f"could not read the grants on the chain ("
+                              f"{allowance['error'] or grants['error']}): not granting on a "
+                              "guess")
+            return
+        if allowance["found"] and CLAIM_MSG in grants["grants"]:
+            host.noop(f"{warm} holds its ML operations grants and fee grant on chain")
+            return
+    elif warm and done is not None and done.warm_address == warm:
         host.noop(f"{warm} was granted from this machine")
         return
     if not warm and not state.is_executing:
         logger.info(f"{host.print_prefix}will grant ML operations to the new warm key from "
                     "this machine")
-    from ..report import grant_argv
 
     yield from host_step(_grant, key_name, grant_argv(warm or "", seed_api_url, cold_key_name,
-                                                      binary), warm, what="the grant")
+                                                      binary, keyring_backend), warm,
+                         what="the grant")

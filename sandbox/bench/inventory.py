@@ -95,6 +95,8 @@ def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: st
         "model_catalog_extra": {model: {
             "hf_repo": model, "hf_commit": model_commit, "args": [], "min_vram_gb": 1,
             "throughput_per_nonce": 1}},
+        # v0.2.13's PoC models, which sandbox hosts do not serve: each needs a choice (issue 13).
+        "poc_participation": {"moonshotai/Kimi-K2.6": "refuse", "MiniMaxAI/MiniMax-M2.7": "refuse"},
     }
 
 

@@ -1,7 +1,10 @@
 """The `inferenced` CLI as an operator uses it inside the api container (sandbox/shims/inferenced).
 
-Commands: `keys add|show|list` (file and test keyring backends), `register-new-participant`,
-`tx inference grant-ml-ops-permissions`, `version`. Output and errors follow cosmos-sdk 0.50.
+Commands: `keys add [--recover]|show|list` (file and test keyring backends),
+`register-new-participant`, `tx inference grant-ml-ops-permissions|declare-poc-intent|
+set-poc-delegation|refuse-poc-delegation`, `tx collateral deposit-collateral`, `tx authz exec|
+grant`, `tx feegrant revoke` (sent to the seed's chain RPC, `broadcast_tx_sync`; `--generate-only`
+prints the unsigned tx), `version`. Output and errors follow cosmos-sdk 0.50.
 Every call's argv (never stdin) is logged as a JSON line to $GONKASIM_LOG_DIR/inferenced.log
 (default /var/log/gonkasim).
 
@@ -212,7 +215,14 @@ def keys_cmd(pos: list[str], flags: dict) -> int:
             if answer not in ("y", "yes"):
                 raise CLIError("aborted")
             os.remove(kr.info_path(name))
-        mnemonic = " ".join(secrets.choice(WORDS) for _ in range(24))
+        if flags.get("--recover"):
+            kr.unlock()  # the keyring opens (and asks its passphrase) before the mnemonic
+            sys.stderr.write("> Enter your bip39 mnemonic\n")
+            mnemonic = (sys.stdin.readline() or "").strip()
+            if not mnemonic:
+                raise CLIError("EOF")
+        else:
+            mnemonic = " ".join(secrets.choice(WORDS) for _ in range(24))
         doc = kr.add(name, mnemonic)
         if flags.get("--output") == "json":
             out = {k: doc[k] for k in ("name", "type", "address")}
@@ -308,26 +318,271 @@ def register(pos: list[str], flags: dict) -> int:
     return 0
 
 
-def tx_cmd(pos: list[str], flags: dict) -> int:
-    if pos[:2] != ["inference", "grant-ml-ops-permissions"]:
-        raise CLIError(f'unknown command "{" ".join(pos[:2])}" for "inferenced tx"')
-    args = pos[2:]
+# ---------------- transactions ----------------
+# Subcommands and their positional arguments: gonka-ai/gonka@ee730031 inference-chain/x/inference/
+# module/autocli.go, x/collateral/module/autocli.go, module/commands.go (grant-ml-ops-permissions);
+# authz/feegrant as the cosmos-sdk CLI. Flags: the SDK's tx flags.
+def _is_address(text: str) -> bool:
+    try:
+        hrp, payload = address.bech32_decode(text)
+    except ValueError:
+        return False
+    return hrp == "gonka" and len(payload) == 20
+
+
+def _coin(text: str) -> dict:
+    import re
+
+    m = re.fullmatch(r"(\d+)([a-zA-Z][a-zA-Z0-9/]{2,127})", text.strip())
+    if not m:
+        raise CLIError(f"invalid decimal coin expression: {text}")
+    return {"denom": m.group(2), "amount": m.group(1)}
+
+
+def _sender(flags: dict, offline_ok: bool) -> tuple[str, dict | None]:
+    """(address, key record or None): --from is a key name, or an address with --generate-only."""
+    name = str(flags.get("--from") or "")
+    if not name:
+        raise CLIError("--from is required")
+    if _is_address(name):
+        if not offline_ok:
+            raise CLIError(f"key with address {name} not found: key not found")
+        return name, None
+    doc = keyring_from(flags).get(name)
+    return doc["address"], doc
+
+
+def _rpc(flags: dict) -> str:
+    node = str(flags.get("--node") or "tcp://localhost:26657")
+    return node.replace("tcp://", "http://").rstrip("/") + "/"
+
+
+def _rpc_call(flags: dict, method: str, params: dict) -> dict:
+    code, doc = common.http("POST", _rpc(flags), {"jsonrpc": "2.0", "id": 1, "method": method,
+                                                  "params": params}, timeout=15)
+    if code != 200 or not isinstance(doc, dict) or "result" not in doc:
+        raise CLIError(f"post failed: Post \"{_rpc(flags)}\": {doc if code else doc}")
+    return doc["result"]
+
+
+def _query(flags: dict, path: str, request: dict) -> tuple[int, dict | None]:
+    from base64 import b64decode
+
+    res = _rpc_call(flags, "abci_query", {"path": path, "data": json.dumps(request).encode().hex()})
+    response = res.get("response") or {}
+    if response.get("code"):
+        return int(response["code"]), {"log": response.get("log", "")}
+    return 0, json.loads(b64decode(response.get("value") or "e30="))
+
+
+def _gas(flags: dict, msgs: list[dict]) -> int:
+    gas = str(flags.get("--gas") or "200000")
+    if gas != "auto":
+        if not gas.isdigit():
+            raise CLIError(f"gas must be either a positive integer or 'auto': {gas}")
+        return int(gas)
+    _, answer = _query(flags, "/cosmos.tx.v1beta1.Service/Simulate", {"messages": msgs})
+    used = int((answer or {}).get("gas_info", {}).get("gas_used") or 0)
+    adjusted = int(used * float(flags.get("--gas-adjustment") or 1.0))
+    print(f"gas estimate: {adjusted}", file=sys.stderr)
+    return adjusted
+
+
+def _fee(flags: dict, gas: int) -> list[dict]:
+    import math
+
+    fees, prices = flags.get("--fees"), flags.get("--gas-prices")
+    if fees and prices:
+        raise CLIError("cannot provide both fees and gas prices")
+    if fees:
+        return [_coin(c) for c in str(fees).split(",") if c]
+    if prices:
+        import re
+
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)([a-zA-Z][a-zA-Z0-9/]{2,127})", str(prices).strip())
+        if not m:
+            raise CLIError(f"invalid decimal coin expression: {prices}")
+        return [{"denom": m.group(2), "amount": str(math.ceil(gas * float(m.group(1))))}]
+    return []
+
+
+def _unsigned(msgs: list[dict], flags: dict, gas: int) -> dict:
+    granter = str(flags.get("--fee-granter") or "")
+    return {"body": {"messages": msgs, "memo": str(flags.get("--note") or ""),
+                     "timeout_height": "0", "extension_options": [],
+                     "non_critical_extension_options": []},
+            "auth_info": {"signer_infos": [], "fee": {"amount": _fee(flags, gas),
+                                                      "gas_limit": str(gas), "payer": "",
+                                                      "granter": granter}, "tip": None},
+            "signatures": []}
+
+
+def _signed(tx: dict, key: dict, chain_id: str) -> dict:
+    pub = key["pubkey"]["key"]
+    sig = {"chain_id": chain_id, "pub": pub}
+    tx["auth_info"]["signer_infos"] = [{"public_key": {"@type": key["pubkey"]["@type"],
+                                                       "key": pub},
+                                        "mode_info": {"single": {"mode": "SIGN_MODE_DIRECT"}},
+                                        "sequence": "0"}]
+    tx["signatures"] = [common_b64(json.dumps(sig, sort_keys=True).encode())]
+    return tx
+
+
+def _tx_response(result: dict) -> dict:
+    return {"height": "0", "txhash": result.get("hash", ""), "codespace": result.get("codespace",
+                                                                                      ""),
+            "code": result.get("code", 0), "data": "", "raw_log": result.get("log", ""),
+            "logs": [], "info": "", "gas_wanted": "0", "gas_used": "0", "tx": None,
+            "timestamp": "", "events": []}
+
+
+def _print_response(resp: dict, flags: dict) -> None:
+    if str(flags.get("--output") or "json") == "json":
+        print(json.dumps(resp))
+        return
+    for k in sorted(resp):
+        v = resp[k]
+        print(f"{k}: {json.dumps(v) if isinstance(v, str | list) or v is None else v}")
+
+
+def _broadcast(msgs: list[dict], flags: dict, key: dict) -> int:
+    chain_id = str(flags.get("--chain-id") or "")
+    if not chain_id:
+        raise CLIError("chain ID required but not specified")
+    if not (flags.get("-y") or flags.get("--yes")):
+        sys.stderr.write("confirm transaction before signing and broadcasting [y/N]: ")
+        if (sys.stdin.readline() or "").strip().lower() not in ("y", "yes"):
+            print("canceled transaction", file=sys.stderr)
+            return 0
+    tx = _signed(_unsigned(msgs, flags, _gas(flags, msgs)), key, chain_id)
+    from gonkasim import ledger
+
+    result = _rpc_call(flags, "broadcast_tx_sync", {"tx": ledger.encode_tx(tx)})
+    _print_response(_tx_response(result), flags)
+    return 0
+
+
+def _msgs(pos: list[str], flags: dict, sender: str) -> list[dict]:
+    """The messages of `tx <module> <command> args…` from ``sender``."""
+    from gonkasim import ledger
+
+    module, cmd, args = pos[0], pos[1] if len(pos) > 1 else "", pos[2:]
+
+    def need(n: int):
+        if len(args) != n:
+            raise CLIError(f"accepts {n} arg(s), received {len(args)}")
+
+    if module == "inference" and cmd == "declare-poc-intent":
+        need(1)
+        return [{"@type": ledger.INTENT, "sender": sender, "model_id": args[0]}]
+    if module == "inference" and cmd == "set-poc-delegation":
+        need(2)
+        return [{"@type": ledger.DELEGATE, "sender": sender, "model_id": args[0],
+                 "delegate_to": args[1]}]
+    if module == "inference" and cmd == "refuse-poc-delegation":
+        need(1)
+        return [{"@type": ledger.REFUSE, "sender": sender, "model_id": args[0]}]
+    if module == "collateral" and cmd == "deposit-collateral":
+        need(1)
+        return [{"@type": ledger.DEPOSIT, "participant": sender, "amount": _coin(args[0])}]
+    if module == "authz" and cmd == "exec":
+        need(1)
+        try:
+            with open(args[0]) as f:
+                inner = json.load(f)["body"]["messages"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise CLIError(f"open {args[0]}: {exc}") from exc
+        return [{"@type": ledger.EXEC, "grantee": sender, "msgs": inner}]
+    if module == "authz" and cmd == "grant":
+        need(2)
+        if args[1] != "generic" or not flags.get("--msg-type"):
+            raise CLIError("gonkasim: only `grant <grantee> generic --msg-type=…`")
+        return [{"@type": ledger.GRANT, "granter": sender, "grantee": args[0], "grant": {
+            "authorization": {"@type": ledger.GENERIC, "msg": flags["--msg-type"]},
+            "expiration": ledger.expiry_in_a_year()}}]
+    if module == "feegrant" and cmd == "revoke":
+        need(2)
+        return [{"@type": ledger.REVOKE_ALLOWANCE, "granter": args[0], "grantee": args[1]}]
+    raise CLIError(f'unknown command "{cmd}" for "inferenced tx {module}"')
+
+
+def grant_ml_ops(args: list[str], flags: dict) -> int:
+    """`tx inference grant-ml-ops-permissions <account-key-name> <ml-operational-address>`, with
+    its own output (gonka-ai/gonka@ee730031:inference-chain/x/inference/permissions.go)."""
+    from gonkasim import ledger
+
     if len(args) != 2:
         raise CLIError(f"accepts 2 arg(s), received {len(args)}")
     cold, warm = args
-    try:
-        hrp, payload = address.bech32_decode(warm)
-    except ValueError as exc:
-        raise CLIError(f"invalid ml operational address {warm}: {exc}") from exc
-    if hrp != "gonka" or len(payload) != 20:
+    if not _is_address(warm):
         raise CLIError(f"invalid ml operational address {warm}: expected gonka1... (20 bytes)")
     if not cold:
         raise CLIError("account key name is empty")
-    txhash = hashlib.sha256(f"{cold}:{warm}:{time.time()}".encode()).hexdigest().upper()
-    print('code: 0\ncodespace: ""\ndata: ""\nevents: []\ngas_used: "0"\ngas_wanted: "0"\n'
-          'height: "0"\ninfo: ""\nlogs: []\nraw_log: ""\ntimestamp: ""\ntx: null\n'
-          f"txhash: {txhash}")
-    return 0
+    flags = {**flags, "--from": cold}
+    granter, key = _sender(flags, offline_ok=False)
+    chain_id = str(flags.get("--chain-id") or "")
+    if not chain_id:
+        code, doc = common.http("GET", _rpc(flags) + "status", timeout=10)
+        chain_id = (doc.get("result") or {}).get("node_info", {}).get("network", "") \
+            if code == 200 and isinstance(doc, dict) else ""
+        print(f"Detected chain-id: {chain_id}")
+    expiry = ledger.expiry_in_a_year()
+    msgs = [{"@type": ledger.GRANT, "granter": granter, "grantee": warm, "grant": {
+        "authorization": {"@type": ledger.GENERIC, "msg": m}, "expiration": expiry}}
+        for m in ledger.ML_OPS_PERMS]
+    code, _ = _query(flags, "/cosmos.feegrant.v1beta1.Query/Allowance",
+                     {"granter": granter, "grantee": warm})
+    if code:
+        msgs.append({"@type": ledger.GRANT_ALLOWANCE, "granter": granter, "grantee": warm,
+                     "allowance": {"@type": ledger.BASIC, "spend_limit": [
+                         {"denom": ledger.DENOM, "amount": str(ledger.ML_OPS_ALLOWANCE)}],
+                         "expiration": expiry}})
+        print("Including new feegrant allowance from cold to warm in this transaction.")
+    else:
+        print("Existing feegrant allowance from cold to warm detected; skipping "
+              "MsgGrantAllowance. Run `inferenced tx feegrant revoke <warm-address>` first if "
+              "you want to refresh it.")
+    gas = _gas(flags, msgs)
+    tx = _signed(_unsigned(msgs, flags, gas), key, chain_id)
+    result = _rpc_call(flags, "broadcast_tx_sync", {"tx": ledger.encode_tx(tx)})
+    if result.get("code"):
+        raise CLIError(f"transaction failed on broadcast with code {result['code']}: "
+                       f"{result.get('log', '')}")
+    txhash = result["hash"]
+    print(f"Transaction sent with hash: {txhash}")
+    print("Waiting for transaction to be included in a block...")
+    for _ in range(20):
+        time.sleep(0.5)  # the real command waits 3 s between looks; the sim commits at once
+        code, doc = common.http("GET", _rpc(flags) + f"tx?hash=0x{txhash}", timeout=10)
+        res = doc.get("result") if code == 200 and isinstance(doc, dict) else None
+        if not res:
+            print(".", end="")
+            continue
+        if int(res.get("height") or 0) > 0:
+            if int(res["tx_result"]["code"]) == 0:
+                print("\nTransaction confirmed successfully!")
+                print(f"Block height: {res['height']}")
+                return 0
+            raise CLIError(f"\nTransaction {txhash} included in block {res['height']} but "
+                           f"failed with code {res['tx_result']['code']}: "
+                           f"{res['tx_result']['log']}")
+        print("+", end="")
+    raise CLIError(f"\nTimed out waiting for transaction {txhash} to be confirmed in a block")
+
+
+def tx_cmd(pos: list[str], flags: dict) -> int:
+    if pos[:2] == ["inference", "grant-ml-ops-permissions"]:
+        return grant_ml_ops(pos[2:], flags)
+    if not pos:
+        raise CLIError('unknown command "" for "inferenced tx"')
+    generate = bool(flags.get("--generate-only"))
+    sender, key = _sender(flags, offline_ok=generate)
+    msgs = _msgs(pos, flags, sender)
+    if generate:
+        print(json.dumps(_unsigned(msgs, flags, int(flags.get("--gas") or 200000)
+                                   if str(flags.get("--gas") or "").isdigit() else 200000)))
+        return 0
+    return _broadcast(msgs, flags, key)
 
 
 def main(argv: list[str]) -> int:

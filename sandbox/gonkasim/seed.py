@@ -13,6 +13,13 @@ genesis,block}, /health; chain software upgrades: /chain-api/cosmos/upgrade/v1be
 POST /gonkasim/plan ({"plan": {name, height, info}} or {"plan": null}). A plan whose height the
 chain reaches becomes applied. --upgrades FILE: {"applied": [{"name", "height"}]} at the start.
 State lives in DIR/participants.json and DIR/upgrades.json (atomic writes).
+
+The chain's participation state (gonkasim.ledger, DIR/ledger.json): transactions through the
+chain RPC (POST /chain-rpc/ JSON-RPC `broadcast_tx_sync`, `abci_query`; GET /chain-rpc/tx?hash=),
+the chain REST under /chain-api/ (params, current_epoch_group_data, get_current_epoch,
+poc_delegation, collateral, feegrant allowance, authz grants, spendable balances, txs by hash).
+The sim's own controls: POST /sim/fund {address, ngonka} (a faucet), POST /sim/next-epoch (the
+epoch ends: weights with penalties and collateral).
 """
 
 from __future__ import annotations
@@ -24,7 +31,20 @@ import sys
 import threading
 import time
 
-from gonkasim import address, chain as chainmod, chainfiles, common, keys, models, settings
+from gonkasim import (
+    address,
+    chain as chainmod,
+    chainfiles,
+    common,
+    hf,
+    keys,
+    ledger,
+    models,
+    settings,
+)
+
+# PoC models of the simulated chain: v0.2.13's two (releases/v0.2.13.py) and the HF sim's model.
+DEFAULT_POC_MODELS = ["moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7", hf.REPO]
 
 ROLE = "seed"
 
@@ -102,6 +122,7 @@ class SeedHandler(common.Handler):
     model_list: list[dict]
     genesis: dict
     upgrades: Upgrades
+    ledger: ledger.Ledger
 
     def route(self, method, path, query):
         parts = [p for p in path.split("/") if p]
@@ -109,6 +130,8 @@ class SeedHandler(common.Handler):
         if path == "/health":
             return self.reply(200, "ok")
         if parts[:1] == ["chain-rpc"]:
+            if method == "POST":
+                return self.chain_rpc_post(self.json_body() or {})
             return self.chain_rpc("/" + "/".join(parts[1:]), query)
         if parts[:4] == ["chain-api", "cosmos", "upgrade", "v1beta1"]:
             return self.upgrade_query(parts[4:])
@@ -118,6 +141,10 @@ class SeedHandler(common.Handler):
             code, doc = self.upgrades.set_plan((self.json_body() or {}).get("plan"))
             common.log(ROLE, event="plan", status=code, plan=doc.get("plan"))
             return self.reply(code, doc)
+        if parts[:1] == ["chain-api"] and method == "GET":
+            return self.chain_api(parts[1:], query)
+        if parts[:1] == ["sim"] and method == "POST":
+            return self.sim_control(parts[1:], self.json_body() or {})
         if method == "POST" and parts == ["v1", "participants"]:
             code, doc = st.register(self.json_body() or {})
             common.log(ROLE, event="register", status=code, address=doc.get(
@@ -185,8 +212,113 @@ class SeedHandler(common.Handler):
                                                     else None))
         if sub == "/health":
             return self.reply(200, chainmod.rpc_result({}))
+        if sub == "/tx":
+            txhash = str(query.get("hash", "")).removeprefix("0x").upper()
+            found = self.ledger.tx_response(txhash)
+            if found is None:
+                return self.reply(500, {"jsonrpc": "2.0", "id": -1, "error": {
+                    "code": -32603, "message": "Internal error",
+                    "data": f"tx ({txhash}) not found"}})
+            resp = found["tx_response"]
+            return self.reply(200, chainmod.rpc_result({
+                "hash": txhash, "height": resp["height"], "index": 0,
+                "tx_result": {"code": resp["code"], "codespace": resp["codespace"],
+                              "log": resp["raw_log"], "gas_wanted": resp["gas_wanted"],
+                              "gas_used": resp["gas_used"]}}))
         self.reply(404, {"jsonrpc": "2.0", "id": -1,
                          "error": {"code": -32601, "message": "Method not found"}})
+
+
+    def chain_rpc_post(self, req: dict):
+        """CometBFT JSON-RPC: broadcast_tx_sync (CheckTx result) and abci_query (the gRPC
+        queries a CLI makes through the RPC: an allowance, a simulation)."""
+        rid, method, params = req.get("id", -1), req.get("method"), req.get("params") or {}
+        if method == "broadcast_tx_sync":
+            result = self.ledger.broadcast(str(params.get("tx", "")))
+            common.log(ROLE, event="tx", code=result["code"], hash=result["hash"])
+            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": result})
+        if method == "abci_query":
+            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {
+                "response": self.abci_query(str(params.get("path")), str(params.get("data")))}})
+        self.reply(200, {"jsonrpc": "2.0", "id": rid,
+                         "error": {"code": -32601, "message": "Method not found"}})
+
+    def abci_query(self, path: str, data: str) -> dict:
+        """Query data is the sim's JSON of the request (hex), the answer its JSON (base64)."""
+        import base64
+        import json
+
+        try:
+            req = json.loads(bytes.fromhex(data)) if data else {}
+        except ValueError:
+            req = {}
+        if path == "/cosmos.feegrant.v1beta1.Query/Allowance":
+            doc = self.ledger.allowance_doc(str(req.get("granter")), str(req.get("grantee")))
+            if doc is None:
+                return {"code": 38, "codespace": "sdk", "log": "fee-grant not found: not found"}
+            return {"code": 0, "value": base64.b64encode(json.dumps(doc).encode()).decode()}
+        if path == "/cosmos.tx.v1beta1.Service/Simulate":
+            used = ledger.gas_estimate(req.get("messages") or [])
+            answer = {"gas_info": {"gas_used": str(used)}}
+            return {"code": 0, "value": base64.b64encode(json.dumps(answer).encode()).decode()}
+        return {"code": 1, "codespace": "sdk", "log": f"unknown query path {path}"}
+
+    def chain_api(self, parts: list[str], query: dict):
+        """The chain's REST (gRPC gateway) as a seed serves it under /chain-api/."""
+        lg = self.ledger
+        joined = "/".join(parts)
+        inference = "productscience/inference/inference/"
+        if joined == inference + "params":
+            return self.reply(200, lg.params_doc())
+        if joined == inference + "current_epoch_group_data":
+            return self.reply(200, lg.epoch_group())
+        if joined == inference + "get_current_epoch":
+            return self.reply(200, {"epoch": str(lg.s["epoch"])})
+        if joined.startswith(inference + "poc_delegation/") and len(parts) == 5:
+            return self.reply(200, lg.poc_records(parts[4]))
+        if joined.startswith("productscience/inference/collateral/collateral/") \
+                and len(parts) == 5:
+            amount = lg.s["collateral"].get(parts[4])
+            if amount is None:
+                return self.reply(404, {"code": 5, "message": "collateral not found for "
+                                        f"participant {parts[4]}", "details": []})
+            return self.reply(200, {"amount": {"denom": ledger.DENOM, "amount": str(amount)}})
+        if joined.startswith("cosmos/feegrant/v1beta1/allowance/") and len(parts) == 6:
+            doc = lg.allowance_doc(parts[4], parts[5])
+            if doc is None:  # gRPC Internal from the feegrant query server
+                return self.reply(500, {"code": 13, "message": "fee-grant not found: not found",
+                                        "details": []})
+            return self.reply(200, doc)
+        if joined == "cosmos/authz/v1beta1/grants":
+            grants = lg.grants(str(query.get("granter")), str(query.get("grantee")))
+            return self.reply(200, {"grants": grants, "pagination": {"next_key": None,
+                                                                      "total": str(len(grants))}})
+        if joined.startswith("cosmos/bank/v1beta1/spendable_balances/") and len(parts) == 5:
+            have = lg.spendable(parts[4])
+            return self.reply(200, {"balances": [{"denom": ledger.DENOM, "amount": str(have)}]
+                                    if have else [], "pagination": {"next_key": None,
+                                                                    "total": "1" if have else "0"}})
+        if joined.startswith("cosmos/tx/v1beta1/txs/") and len(parts) == 5:
+            found = lg.tx_response(parts[4])
+            if found is None:
+                return self.reply(404, {"code": 5, "message": f"tx not found: {parts[4]}",
+                                        "details": []})
+            return self.reply(200, found)
+        self.reply(501, {"code": 12, "message": "Not Implemented", "details": []})
+
+    def sim_control(self, parts: list[str], body: dict):
+        if parts == ["fund"]:
+            have = self.ledger.fund(str(body["address"]), int(body["ngonka"]))
+            return self.reply(200, {"address": body["address"], "ngonka": have})
+        if parts == ["next-epoch"]:
+            result = self.ledger.next_epoch()
+            with self.state.lock:
+                for addr, p in self.state.participants.items():
+                    p["weight"] = result["weights"].get(addr, 0)
+                common.write_json(self.state.file, self.state.participants)
+            common.log(ROLE, event="epoch", **result)
+            return self.reply(200, result)
+        self.reply(404, {"error": "not found"})
 
 
 def main(argv: list[str]) -> int:
@@ -199,6 +331,10 @@ def main(argv: list[str]) -> int:
                     help="--size of the hf sim, to pin testorg/tiny-model's commit")
     ap.add_argument("--p2p-port", type=int, default=5000, help="advertised in node_info")
     ap.add_argument("--upgrades", help='JSON file {"applied": [{"name", "height"}]}')
+    ap.add_argument("--poc-models", default=",".join(DEFAULT_POC_MODELS),
+                    help="PoC models of the chain (poc_params.models), comma-separated")
+    ap.add_argument("--min-gas-price", type=int, default=1,
+                    help="ngonka per gas of the epoch and cosmos fee groups (v0.2.16: 1; 0: free)")
     args = ap.parse_args(argv)
     addrs = common.listen_addrs(args, {"http": 18000}, "http")
     cfg = settings.load()
@@ -220,6 +356,13 @@ def main(argv: list[str]) -> int:
     SeedHandler.genesis = chainfiles.genesis(chainmod.CHAIN_ID, meta["genesis_time"])
     SeedHandler.upgrades = Upgrades(args.state, common.read_json(args.upgrades)
                                     if args.upgrades else None)
+    seed_state = SeedHandler.state
+    SeedHandler.ledger = ledger.Ledger(
+        args.state, {"poc_models": [{"model_id": m, "penalty_start_epoch": 0}
+                                    for m in args.poc_models.split(",") if m],
+                     "min_gas_price": args.min_gas_price},
+        lambda: set(seed_state.participants), [m["id"] for m in SeedHandler.model_list],
+        chainmod.CHAIN_ID, ch.height)
     common.serve(ROLE, "http", addrs["http"], SeedHandler)
     return common.run_forever()
 

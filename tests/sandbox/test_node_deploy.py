@@ -47,8 +47,28 @@ def host_entry(host, network) -> tuple[str, dict]:
             # One host keeps its warm mnemonic locally, so the tests can look for it; the other
             # grants its warm key from this machine (the inferenced shim stands in for the CLI).
             "save_warm_mnemonic": host.name == "gpu-01",
-            "grant_from_local_keyring": host.name == "gpu-02"}
+            "grant_from_local_keyring": host.name == "gpu-02",
+            # the test keyring of this machine holds gpu-02's cold key (see local_cold_key)
+            "cold_keyring_backend": "test"}
     return host.name, data
+
+
+def local_cold_key(host, env: dict, seed_api_url: str) -> None:
+    """The operator's machine holds the host's cold key (the stand-in derives the public key
+    0x02 || sha256(mnemonic): the mnemonic is the host's name, as account_pubkey above) and the
+    cold account holds coins for the grant's fee."""
+    # the key's setup is logged beside its keyring, not in nodes/ (the dry run's snapshot)
+    setup = {**env, "GONKASIM_LOG_DIR": env["INFERENCED_HOME"] + "/log"}
+    r = subprocess.run(["inferenced", "keys", "add", "gonka-account-key", "--recover",
+                        "--keyring-backend", "test", "--output", "json"], input=host.name + "\n",
+                       text=True, capture_output=True, env=setup, timeout=60)
+    assert r.returncode == 0, r.stderr
+    from gonkasim import common
+
+    address = json.loads(r.stdout)["address"]
+    code, _ = common.http("POST", f"{seed_api_url}/sim/fund",
+                          {"address": address, "ngonka": 20_000_000_000})
+    assert code == 200
 
 
 def password_env(hosts) -> dict[str, str]:
@@ -75,8 +95,10 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
     env = dict(os.environ, **password_env(hosts), GONKA_STATE_DIR=str(state_dir),
                GONKA_SECRETS_DIR=str(state_dir / "no-secrets"),
                GONKASIM_LOG_DIR=str(state_dir / "local-cli"),
+               INFERENCED_HOME=str(tmp_path_factory.mktemp("operator-keyring")),
                PATH=f"{REPO / 'sandbox' / 'shims'}{os.pathsep}{os.environ['PATH']}")
     env.pop("GONKA_KEYRING_PASSWORD", None)
+    local_cold_key(hosts[1], env, sandbox_network["group_data"]["seed_api_url"])
     yield {"hosts": hosts, "inventory": inventory, "entries": entries, "env": env,
            "state": state_dir,
            "network": sandbox_network, "outputs": {}}

@@ -10,6 +10,10 @@ from __future__ import annotations
 import base64
 
 DELETE = object()
+DS, GLM = "deepseek-ai/DeepSeek-V4-Flash-0731", "zai-org/GLM-5.3-Flash"
+# The base host serves MiniMax-M2.7 and refuses the release's two other PoC models.
+REFUSED = {DS: "refuse", GLM: "refuse"}
+OWN_COLD = "gonka1uqdsdwwuujcrk95ur6wf6kwhjpajkmjmg8r070"  # of the base host's account_pubkey
 V = [{"version": "v3.0.8", "image": "ghcr.io/gonka-ai/mlnode:3.0.13", "current": True}]
 
 
@@ -95,6 +99,24 @@ CASES = [
     ("bad-commit", {"model_catalog_extra": {"org/m": {"hf_repo": "org/m", "hf_commit": "main",
                                                       "min_vram_gb": 1}}},
      "model_catalog_extra.org/m.hf_commit", "not a 40-hex commit sha"),
+    ("poc-no-choice", {"poc_participation": {GLM: "refuse"}}, "poc_participation",
+     f"no choice for PoC model {DS} of release v0.2.16-post1, which no ML node"),
+    ("poc-unknown-model", {"poc_participation": {**REFUSED, "acme/poc-9b": "refuse"}},
+     "poc_participation.acme/poc-9b", "not a model of release v0.2.16-post1 nor of any known"),
+    ("poc-run-unserved", {"poc_participation": {**REFUSED, GLM: "run"}},
+     f"poc_participation.{GLM}", "'run' needs an ML node of this host that serves"),
+    ("poc-bad-choice", {"poc_participation": {**REFUSED, GLM: "skip"}},
+     f"poc_participation.{GLM}", "'skip' is not 'run', 'refuse' or {'delegate'"),
+    ("poc-bad-delegate", {"poc_participation": {**REFUSED, GLM: {"delegate": "gonka1typo"}}},
+     f"poc_participation.{GLM}", "'gonka1typo': not bech32"),
+    ("poc-self-delegate", {"poc_participation": {**REFUSED, GLM: {"delegate": OWN_COLD}}},
+     f"poc_participation.{GLM}", "delegates to this host's own cold account"),
+    ("collateral-no-unit", {"collateral": 3360}, "collateral",
+     "3360 has no unit: write '3360ngonka' or '3360 GNK'"),
+    ("collateral-bad-unit", {"collateral": "5 atom"}, "collateral",
+     "unit 'atom' is neither 'ngonka' nor 'GNK'"),
+    ("cold-min-fraction", {"cold_balance_min": "0.0000000001 GNK"}, "cold_balance_min",
+     "is not a whole number of ngonka"),
 ]
 
 # Passwords per host, given through the per-key environment variable.

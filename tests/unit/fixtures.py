@@ -13,6 +13,7 @@ Operation cases live in ``tests/operations/<module>.<op>/<behaviour>.json``::
      "local_state": {"fra-01": {"warm_address": "gonka1..."}},  # NodeState records before
      "local_backups": {"fra-01": [{"created": "...", "files": {"path": "content"}, ...}]},
      "shell": [{"ok": true, "stdout": ["..."]}],  # answers to commands run inside the body
+                                                 # (also "swaps", "upgrades", "participation_sent")
      "secret_kwargs": ["content"]}          # kwargs passed wrapped in SecretStr
 
 Fact cases live in ``tests/facts/<module>.<Fact>/<behaviour>.json`` with ``kwargs``, ``command``,
@@ -132,7 +133,7 @@ class FakeHost:
 
 def put_local_state(key_name: str, records: dict) -> None:
     """Write a node's local state through its one owner (``gonka_deploy.state``)."""
-    from gonka_deploy.state import ImageSwaps, NodeState, UpgradeHistory
+    from gonka_deploy.state import ImageSwaps, NodeState, SentTx, UpgradeHistory
 
     node = NodeState(key_name)
     for name, value in records.items():
@@ -141,6 +142,9 @@ def put_local_state(key_name: str, records: dict) -> None:
         elif name == "swaps":
             for record in ImageSwaps.model_validate(value).swaps.values():
                 node.set_swap(record)
+        elif name == "participation_sent":
+            for sent in value:
+                node.record_sent(SentTx.model_validate(sent))
         elif name == "warm_address":
             node.set_warm_address(value)
         else:

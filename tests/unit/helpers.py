@@ -27,7 +27,24 @@ def host_data(**changes) -> dict:
         "mlnodes": [{"id": "node1", "models": ["MiniMaxAI/MiniMax-M2.7"]}],
     }
     data.update(copy.deepcopy(changes))
+    if "poc_participation" not in changes:
+        data["poc_participation"] = unserved_poc_refused({**group_data(), **data})
     return data
+
+
+def unserved_poc_refused(data: dict) -> dict:
+    """The choice every PoC model of the host's release needs (issue 13): the test host serves
+    one model; it refuses the release's other PoC models unless the case chooses."""
+    from gonka_deploy.release.profiles import ReleaseError, load_profile
+
+    try:
+        catalog = load_profile(str(data.get("release", "v0.2.16-post1"))).model_catalog
+    except ReleaseError:
+        return {}
+    catalog = {**catalog, **data.get("model_catalog", {}), **data.get("model_catalog_extra", {})}
+    served = {m for node in data.get("mlnodes", []) for m in node.get("models", [])}
+    return {m: "refuse" for m, entry in catalog.items() if entry.get("poc") is True
+            and m not in served}
 
 
 def merged(**changes) -> dict:

@@ -40,7 +40,7 @@ def test_grant_command_is_exact_for_the_operators_machine():
     text = render_report(cfg, NODE_ID, [], None, WARM)
     expected = ("inferenced tx inference grant-ml-ops-permissions gonka-account-key " + WARM
                 + " --from gonka-account-key --keyring-backend file --gas 2000000"
-                " --node http://node2.gonka.ai:8000/chain-rpc/")
+                " --gas-prices 1ngonka --node http://node2.gonka.ai:8000/chain-rpc/")
     assert grant_command(WARM, "http://node2.gonka.ai:8000/") == expected
     assert f"  {expected}\n" in text
 
