@@ -49,7 +49,9 @@ def files():
     except Exception as exc:
         return {"__error__": str(exc)}
     os.makedirs(ours, exist_ok=True)
-    json.dump(listing, open(kept, "w"))
+    with open(kept + ".tmp", "w") as f:  # a concurrent status never reads half a list
+        json.dump(listing, f)
+    os.replace(kept + ".tmp", kept)
     return listing
 
 def status():
@@ -70,8 +72,12 @@ def status():
             missing.append(path)
         else:
             have += size
-    blobs = glob.glob(os.path.join(store, "blobs", "*.incomplete"))
-    partial = sum(os.path.getsize(p) for p in blobs)
+    partial = 0
+    for blob in glob.glob(os.path.join(store, "blobs", "*.incomplete")):
+        try:  # the downloader renames a finished blob at any moment
+            partial += os.path.getsize(blob)
+        except OSError:
+            pass
     out.update(total=sum(want.values()), have=have + partial, files=len(want),
                missing=sorted(missing)[:20], missing_count=len(missing),
                complete=not missing)
