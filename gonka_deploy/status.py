@@ -24,9 +24,12 @@ on the host. Release drift is shown, never unhealthy (``render`` and the deploys
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import shlex
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -168,11 +171,18 @@ def run_probe(name: str, data: dict, args: dict, timeout: float) -> tuple[dict |
     """(the probe's document, None) or (None, why the host is unreachable)."""
     sudo = bool(data.get("_sudo")) and data.get("ssh_user") not in (None, "root")
     argv = ssh_argv(name, data, timeout) + [remote_command(args, sudo)]
+    # Its own process group: on a timeout the whole group goes (ssh and anything it started,
+    # a ProxyCommand say), so nothing holds the pipes open past the bound.
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        p = subprocess.run(argv, input=source("status_probe.py"), capture_output=True, text=True,
-                           timeout=timeout)
+        stdout, stderr = proc.communicate(source("status_probe.py"), timeout=timeout)
     except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return None, f"no answer within {timeout:g} s"
+    p = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
     if p.returncode == 255:
         return None, "ssh: " + (p.stderr.strip().splitlines() or ["connection failed"])[-1]
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]

@@ -290,6 +290,8 @@ def metrics(doc: dict) -> str:
     add("gonka_chain_height", "Latest block height of the node.", chain.get("height"))
     add("gonka_chain_block_age_seconds", "Age of the node's latest block.",
         chain.get("block_age_s"))
+    if chain.get("catching_up") is not None:
+        add("gonka_chain_catching_up", "1 while the node catches up.", int(chain["catching_up"]))
     add("gonka_seed_up", "1 when the seed api answered.",
         int(not (part.get("error") or epoch.get("error"))))
     if part.get("registered") is not None:
@@ -309,7 +311,7 @@ def metrics(doc: dict) -> str:
         add("gonka_mlnode_serving", "1 when the api reports the ML node serving.",
             int(node["serving"]), '{mlnode="' + str(node["id"]) + '"}')
     gpus = doc.get("gpus", {})
-    add("gonka_gpus_seen", "GPUs nvidia-smi lists.", gpus.get("count"))
+    add("gonka_gpus_seen", "GPUs nvidia-smi lists (0 when it fails).", gpus.get("count") or 0)
     disk = doc.get("disk", {})
     add("gonka_data_free_bytes", "Free bytes on the data mount.", disk.get("free_bytes"))
     add("gonka_data_size_bytes", "Size of the data mount.", disk.get("total_bytes"))
