@@ -234,8 +234,10 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
         return status
 
     # chain
-    chain, seed, node = doc.get("chain") or {}, doc.get("seed_height") or {}, \
-        doc.get("node_started") or {}
+    chain, seed = doc.get("chain") or {}, doc.get("seed_height") or {}
+    containers = doc.get("containers") or {}
+    running = containers.get("services") or {}
+    node = running.get("node") or {"running": False if not containers.get("error") else None}
     c = status.chain
     c.height, c.catching_up, c.block_age_s = (chain.get("height"), chain.get("catching_up"),
                                               chain.get("block_age_s"))
@@ -245,6 +247,8 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
         c.lag = max(c.seed_height - c.height, 0)
     if c.node_running is False:
         problems.append("node container not running")
+    if containers.get("error"):
+        warnings.append(f"containers: {containers['error']}")
     if c.height is None:
         problems.append(f"chain RPC: {chain.get('error') or 'no answer'}")
     elif c.catching_up:
@@ -295,7 +299,7 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
                         f"(limit {h.max_missed_pct} %)")
 
     # ML nodes
-    ml, images = doc.get("mlnodes") or {}, (doc.get("images") or {}).get("services") or {}
+    ml, images = doc.get("mlnodes") or {}, running
     services = {node: svc.service for svc in config.mlnode_services for node in svc.nodes}
     seen = {n.get("id"): n for n in ml.get("nodes") or []}
     if ml.get("error"):
@@ -372,7 +376,7 @@ def drift(config: HostConfig, doc: dict | None) -> list[str]:
         wanted = {**config.images, **{n: img for n, (img, _) in mlnode_services(config).items()}}
     except Exception as exc:  # a release that cannot be read is said, status goes on
         return [f"unknown: {type(exc).__name__}: {exc}"]
-    running = ((doc or {}).get("images") or {}).get("services") or {}
+    running = ((doc or {}).get("containers") or {}).get("services") or {}
     for service, info in sorted(running.items()):
         want = wanted.get(service)
         got = (info or {}).get("image")

@@ -19,8 +19,9 @@ app_info_handlers.go), ``inferenced version`` of the node's cosmovisor ``current
 (gonka-ai/gonka@6b9de5c3:test-net-cloud/nebius/docs/testnet-2.16-join-instruction.md), the seed
 api's ``/v2/participants/<address>`` (``current_epoch_stats{inference_count, missed_requests}``)
 and ``/v1/epochs/current/participants`` (``active_participants.participants[]{index, weight}``),
-the admin api's ``GET /admin/v1/nodes`` (``[{node, state}]``, broker.go), ``docker compose ps``
-(images), ``nvidia-smi --query-gpu`` and ``statvfs`` of the data mount.
+the admin api's ``GET /admin/v1/nodes`` (``[{node, state}]``, broker.go), the compose
+project's containers (``docker ps``/``inspect``: images, running, started),
+``nvidia-smi --query-gpu`` and ``statvfs`` of the data mount.
 """
 
 from __future__ import annotations
@@ -116,20 +117,29 @@ class Probe:
         except (KeyError, TypeError, ValueError):
             return {"height": None, "error": f"{url}: no latest_block_height"}
 
-    def node_started(self) -> dict:
-        """When the node container started (a catch-up is judged by how long it has run)."""
-        rc, out, err = run(["docker", "compose", "ps", "-q", "node"], self.t * 2,
-                           cwd=self.a["join_dir"])
-        cid = out.strip().splitlines()[0] if rc == 0 and out.strip() else ""
-        if not cid:
-            return {"started_at": None, "running": False,
-                    "error": short(err) if rc else None}
-        rc, out, err = run(["docker", "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}",
-                            cid], self.t * 2)
+    def containers(self) -> dict:
+        """Every container of the compose project in join_dir (running or not): service ->
+        {id, image, running, started_at}. The plain docker CLI and the label compose puts on
+        its containers (com.docker.compose.project.working_dir): a fraction of the CPU of
+        `docker compose ps`, which loads the whole project."""
+        label = "label=com.docker.compose.project.working_dir=" + self.a["join_dir"]
+        rc, out, err = run(["docker", "ps", "-aq", "--filter", label], self.t * 2)
         if rc:
-            return {"started_at": None, "running": None, "error": short(err or out)}
-        running, _, started = out.strip().partition(" ")
-        return {"started_at": started or None, "running": running == "true", "error": None}
+            return {"services": {}, "error": f"docker ps: rc {rc} {short(err or out)}"}
+        ids = out.split()
+        if not ids:
+            return {"services": {}, "error": None}
+        rc, out, err = run(["docker", "inspect", *ids], self.t * 2)
+        if rc:
+            return {"services": {}, "error": f"docker inspect: rc {rc} {short(err or out)}"}
+        services = {}
+        for c in json.loads(out):
+            labels = (c.get("Config") or {}).get("Labels") or {}
+            state = c.get("State") or {}
+            services[labels.get("com.docker.compose.service", c.get("Name", "?"))] = {
+                "id": c.get("Id"), "image": (c.get("Config") or {}).get("Image"),
+                "running": bool(state.get("Running")), "started_at": state.get("StartedAt")}
+        return {"services": services, "error": None}
 
     # --- binaries ---
     def versions(self) -> dict:
@@ -139,8 +149,15 @@ class Probe:
         if doc:
             out["api"] = (doc.get("api_version") or {}).get("version")
             out["node"] = (doc.get("node_version") or {}).get("version")
-        rc, text, stderr = run(["docker", "compose", "exec", "-T", "node", NODE_BINARY,
-                                "version"], self.t * 3, cwd=self.a["join_dir"])
+        label = "label=com.docker.compose.project.working_dir=" + self.a["join_dir"]
+        rc, ids, stderr = run(["docker", "ps", "-q", "--filter", label, "--filter",
+                               "label=com.docker.compose.service=node"], self.t * 2)
+        text = ""
+        if rc == 0 and not ids.split():
+            rc, stderr = 1, "the node container is not running"
+        elif rc == 0:
+            rc, text, stderr = run(["docker", "exec", ids.split()[0], NODE_BINARY, "version"],
+                                   self.t * 3)
         lines = [x.strip() for x in text.splitlines() if x.strip()]
         if rc == 0 and lines:
             out["node_binary"] = lines[-1]
@@ -204,20 +221,6 @@ class Probe:
                           "failure_reason": short(st.get("failure_reason") or "") or None})
         return {"nodes": nodes, "error": None}
 
-    def images(self) -> dict:
-        """service -> image of every container of the compose project (running or not)."""
-        rc, out, err = run(["docker", "compose", "ps", "-a", "--format", "json"], self.t * 3,
-                           cwd=self.a["join_dir"])
-        if rc:
-            return {"services": {}, "error": f"docker compose ps: rc {rc} {short(err)}"}
-        services = {}
-        text = out.strip()
-        rows = json.loads(text) if text.startswith("[") else [
-            json.loads(line) for line in text.splitlines() if line.strip()]
-        for row in rows:
-            services[row.get("Service")] = {"image": row.get("Image"), "state": row.get("State")}
-        return {"services": services, "error": None}
-
     # --- the machine ---
     def gpus(self) -> dict:
         rc, out, err = run(["nvidia-smi", "--query-gpu=name,memory.total",
@@ -251,8 +254,8 @@ class Probe:
                 pass
         return {"head": out.strip() if rc == 0 else None, "sha256": sums, "error": None}
 
-    READINGS = ("chain", "seed_height", "node_started", "versions", "participant", "epoch",
-                "mlnodes", "images", "gpus", "disk", "clone")
+    READINGS = ("chain", "seed_height", "containers", "versions", "participant", "epoch",
+                "mlnodes", "gpus", "disk", "clone")
 
     def all(self, names=READINGS) -> dict:
         def one(name):

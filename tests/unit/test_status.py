@@ -26,8 +26,9 @@ def healthy_doc(**changes) -> dict:
     doc = {
         "chain": {"height": 1000, "catching_up": False, "block_age_s": 3.0, "error": None},
         "seed_height": {"height": 1002, "error": None},
-        "node_started": {"running": True, "started_at": "2026-11-01T05:00:00.123456789Z",
-                         "error": None},
+        "containers": {"services": {"node": {"running": True, "id": "abc", "image": "n:1",
+                                             "started_at": "2026-11-01T05:00:00.123456789Z"}},
+                       "error": None},
         "versions": {"node_binary": "v0.2.16", "node": "v0.2.16", "api": "v0.2.16",
                      "error": None},
         "participant": {"registered": True, "status": "ACTIVE", "inference_count": 95,
@@ -36,7 +37,6 @@ def healthy_doc(**changes) -> dict:
         "mlnodes": {"nodes": [{"id": "node1", "state": "INFERENCE", "enabled": True,
                                "serving": True, "version": "3.0.14", "models": ["m"],
                                "failure_reason": None}], "error": None},
-        "images": {"services": {}, "error": None},
         "gpus": {"count": 4, "names": ["NVIDIA H100 80GB HBM3"], "error": None},
         "disk": {"path": "/mnt/ssd", "free_bytes": 900 * 10**9, "total_bytes": 2 * 10**12,
                  "error": None},
@@ -65,7 +65,7 @@ def test_every_field_of_a_healthy_host():
 
 
 @pytest.mark.parametrize("changes,reason", [
-    ({"node_started": {"running": False}, "chain": {"height": None, "error": "refused"}},
+    ({"containers": {"services": {}}, "chain": {"height": None, "error": "refused"}},
      "node container not running"),
     ({"chain": {"block_age_s": 500.0}}, "chain stalled: latest block 1000 is 500 s old"),
     ({"seed_height": {"height": 1100}}, "lagging: 100 blocks behind the seed"),
@@ -89,7 +89,8 @@ def test_unhealthy_names_why(changes, reason):
 def test_catching_up_recently_started_is_healthy_and_thresholds_are_group_data():
     recent = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
     s = judge(healthy_doc(chain={"catching_up": True}, seed_height={"height": 99999},
-                          node_started={"started_at": recent}))
+                          containers={"services": {"node": {"running": True,
+                                                            "started_at": recent}}}))
     assert s.healthy, s.problems
     s = judge(healthy_doc(disk={"free_bytes": 10 * 10**9}), health={"min_free_gb": 5})
     assert s.healthy, s.problems
@@ -173,8 +174,9 @@ def test_probe_reads_every_source(endpoints, tmp_path):
     assert doc["gpus"]["count"] == 4
     assert doc["disk"]["free_bytes"] > 0
     s = host_status("h", host_config(health={"min_free_gb": 0}), doc, None, 1.0)
-    # no docker here: the node container reads as not running, the rest is healthy
-    assert s.problems == ["node container not running"], s.problems
+    # no docker here: the containers are unknown (a warning), the rest is healthy
+    assert s.problems == [] and s.chain.node_running is None, s.problems
+    assert any(w.startswith("containers: docker ps: rc 127") for w in s.warnings), s.warnings
 
 
 # --- SSH: connection data, and a dead host bounded by the timeout ---------------------------
