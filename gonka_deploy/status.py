@@ -123,6 +123,8 @@ class HostStatus(BaseModel):
     disk: DiskStatus
     last_apply: LastApply | None = None
     drift: list[str] = Field(default_factory=list)
+    readings: dict[str, dict] = Field(default_factory=dict, description="the probe's raw "
+                                      "document (diagnostics; each reading with `took_s`)")
 
 
 class FleetStatus(BaseModel):
@@ -344,6 +346,7 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
 
     status.problems, status.warnings = problems, warnings
     status.healthy = not problems
+    status.readings = {k: v for k, v in doc.items() if isinstance(v, dict)}
     return status
 
 

@@ -259,10 +259,13 @@ class Probe:
 
     def all(self, names=READINGS) -> dict:
         def one(name):
+            start = time.monotonic()
             try:
-                return getattr(self, name)()
+                out = getattr(self, name)()
             except Exception as exc:  # a reading that breaks is an error, never a traceback
-                return {"error": f"{name}: {type(exc).__name__}: {exc}"}
+                out = {"error": f"{name}: {type(exc).__name__}: {exc}"}
+            out["took_s"] = round(time.monotonic() - start, 2)
+            return out
 
         with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
             futures = {name: pool.submit(one, name) for name in names}
