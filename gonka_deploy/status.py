@@ -58,8 +58,8 @@ class ChainStatus(BaseModel):
 
 
 class Versions(BaseModel):
-    node_binary: str | None = Field(None, description="`inferenced version` of cosmovisor's "
-                                    "current binary in the node container")
+    node_binary: str | None = Field(None, description="the running node's application version "
+                                    "(chain RPC `/abci_info`: cosmovisor's current binary)")
     node: str | None = Field(None, description="the node's version, api `/v1/versions`")
     api: str | None = Field(None, description="the api's version, api `/v1/versions`")
 

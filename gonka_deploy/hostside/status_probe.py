@@ -1,6 +1,6 @@
 """Everything ``gonka-deploy status`` shows of one host, gathered on the host in one run.
 
-    python3 - ARGS_JSON            (the program on stdin; as root: docker, nvidia-smi)
+    python3 - ARGS_JSON            (the program on stdin; as root: the docker socket, nvidia-smi)
     python3 status_probe.py --serve HOST:PORT ARGS_JSON
                                    (the alert exporter: the same readings as Prometheus metrics)
 
@@ -15,12 +15,12 @@ caches the seed's answers that long).
 
 Sources: the chain RPC ``/status`` (CometBFT), the seed's ``/chain-rpc/status`` (the network's
 height), the api's ``GET /v1/versions`` (decentralized-api internal/server/public/
-app_info_handlers.go), ``inferenced version`` of the node's cosmovisor ``current`` binary
-(gonka-ai/gonka@6b9de5c3:test-net-cloud/nebius/docs/testnet-2.16-join-instruction.md), the seed
-api's ``/v2/participants/<address>`` (``current_epoch_stats{inference_count, missed_requests}``)
+app_info_handlers.go), the node's application version (CometBFT RPC ``/abci_info``
+``response.version``, what cosmovisor's ``current`` binary runs), the seed api's
+``/v2/participants/<address>`` (``current_epoch_stats{inference_count, missed_requests}``)
 and ``/v1/epochs/current/participants`` (``active_participants.participants[]{index, weight}``),
 the admin api's ``GET /admin/v1/nodes`` (``[{node, state}]``, broker.go), the compose
-project's containers (``docker ps``/``inspect``: images, running, started),
+project's containers (Docker Engine API on its socket: images, running, started),
 ``nvidia-smi --query-gpu`` and ``statvfs`` of the data mount.
 """
 
@@ -29,16 +29,19 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import hashlib
+import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
-NODE_BINARY = "/root/.inference/cosmovisor/current/bin/inferenced"
+DOCKER_SOCKET = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
 # admin api current_status values that mean the ML node does its work (hardware_node.proto)
 SERVING = ("INFERENCE", "POC", "TRAINING")
 
@@ -56,6 +59,37 @@ def get_json(url: str, timeout: float):
         return json.loads(raw), None
     except ValueError:
         return None, f"{url}: not JSON"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def docker_get(path: str, timeout: float):
+    """(document, None) or (None, the reason): GET on the Docker Engine API socket."""
+    conn = _UnixConnection(DOCKER_SOCKET, timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        raw = resp.read(16 << 20)
+    except OSError as exc:
+        return None, f"{DOCKER_SOCKET}: {exc}"
+    finally:
+        conn.close()
+    if resp.status != 200:
+        text = short(raw.decode(errors="replace"))
+        return None, f"{path.split('?')[0]}: HTTP {resp.status} {text}"
+    try:
+        return json.loads(raw), None
+    except ValueError:
+        return None, f"{path}: not JSON"
 
 
 def run(argv: list[str], timeout: float, cwd: str | None = None):
@@ -119,21 +153,19 @@ class Probe:
 
     def containers(self) -> dict:
         """Every container of the compose project in join_dir (running or not): service ->
-        {id, image, running, started_at}. The plain docker CLI and the label compose puts on
-        its containers (com.docker.compose.project.working_dir): a fraction of the CPU of
-        `docker compose ps`, which loads the whole project."""
-        label = "label=com.docker.compose.project.working_dir=" + self.a["join_dir"]
-        rc, out, err = run(["docker", "ps", "-aq", "--filter", label], self.t * 2)
-        if rc:
-            return {"services": {}, "error": f"docker ps: rc {rc} {short(err or out)}"}
-        ids = out.split()
-        if not ids:
-            return {"services": {}, "error": None}
-        rc, out, err = run(["docker", "inspect", *ids], self.t * 2)
-        if rc:
-            return {"services": {}, "error": f"docker inspect: rc {rc} {short(err or out)}"}
+        {id, image, running, started_at}. Docker Engine API on its socket (GET /containers/json
+        with compose's label com.docker.compose.project.working_dir, then /containers/<id>/json):
+        no docker CLI process, a fraction of the CPU of `docker ps` + `docker inspect`."""
+        label = "com.docker.compose.project.working_dir=" + self.a["join_dir"]
+        query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [label]})})
+        listed, err = docker_get("/containers/json?" + query, self.t * 2)
+        if err:
+            return {"services": {}, "error": f"docker: {err}"}
         services = {}
-        for c in json.loads(out):
+        for item in listed:
+            c, err = docker_get(f"/containers/{item['Id']}/json", self.t * 2)
+            if err:
+                return {"services": {}, "error": f"docker: {err}"}
             labels = (c.get("Config") or {}).get("Labels") or {}
             state = c.get("State") or {}
             services[labels.get("com.docker.compose.service", c.get("Name", "?"))] = {
@@ -143,27 +175,23 @@ class Probe:
 
     # --- binaries ---
     def versions(self) -> dict:
+        """The running node's application version (CometBFT RPC /abci_info response.version:
+        what cosmovisor's current binary reports), and the api's /v1/versions."""
         out = {"node_binary": None, "api": None, "node": None, "error": None}
+        errors = []
+        doc, err = get_json(self.a.get("rpc_url", "http://127.0.0.1:26657") + "/abci_info",
+                            self.t)
+        if doc:
+            out["node_binary"] = ((doc.get("result") or doc).get("response") or {}).get("version")
+        if err:
+            errors.append(err)
         url = "http://127.0.0.1:{}/v1/versions".format(self.a.get("api_port", 8000))
         doc, err = get_json(url, self.t)
         if doc:
             out["api"] = (doc.get("api_version") or {}).get("version")
             out["node"] = (doc.get("node_version") or {}).get("version")
-        label = "label=com.docker.compose.project.working_dir=" + self.a["join_dir"]
-        rc, ids, stderr = run(["docker", "ps", "-q", "--filter", label, "--filter",
-                               "label=com.docker.compose.service=node"], self.t * 2)
-        text = ""
-        if rc == 0 and not ids.split():
-            rc, stderr = 1, "the node container is not running"
-        elif rc == 0:
-            rc, text, stderr = run(["docker", "exec", ids.split()[0], NODE_BINARY, "version"],
-                                   self.t * 3)
-        lines = [x.strip() for x in text.splitlines() if x.strip()]
-        if rc == 0 and lines:
-            out["node_binary"] = lines[-1]
-        errors = [err] if err else []
-        if rc:
-            errors.append(f"inferenced version in node: rc {rc} {short(stderr or text)}")
+        if err:
+            errors.append(err)
         out["error"] = "; ".join(errors) or None
         return out
 

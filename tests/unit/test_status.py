@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import socketserver
 import stat
 import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -133,7 +135,39 @@ def endpoints():
     server.shutdown()
 
 
-def test_probe_reads_every_source(endpoints, tmp_path):
+class FakeDocker(Fake):
+    """The Docker Engine API on a unix socket (client_address is '' there)."""
+
+    def address_string(self):
+        return "docker.sock"
+
+    def do_GET(self):  # noqa: N802
+        path, _, query = self.path.partition("?")
+        if path == "/containers/json":
+            # the compose label the probe filters on, as dockerd receives it
+            FakeDocker.queries.append(query)
+        code, body = self.routes.get(path, (404, {"message": "No such container"}))
+        raw = json.dumps(body).encode()
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@pytest.fixture
+def docker_socket(tmp_path):
+    path = str(tmp_path / "docker.sock")
+    server = UnixHTTPServer(path, FakeDocker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeDocker.queries = []
+    yield path
+    server.shutdown()
+
+
+def test_probe_reads_every_source(endpoints, docker_socket, tmp_path):
     url, port = endpoints
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.123456789Z", time.gmtime())
     Fake.routes = {
@@ -141,6 +175,8 @@ def test_probe_reads_every_source(endpoints, tmp_path):
                                                    "latest_block_time": stamp,
                                                    "catching_up": False}}}),
         "/chain-rpc/status": (200, {"result": {"sync_info": {"latest_block_height": "52"}}}),
+        "/abci_info": (200, {"result": {"response": {"data": "inference",
+                                                    "version": "v0.2.16-post1"}}}),
         "/v1/versions": (200, {"api_version": {"version": "v0.2.16"},
                                "node_version": {"version": "v0.2.16"}}),
         f"/v2/participants/{ADDRESS}": (200, {"participant": {
@@ -160,7 +196,14 @@ def test_probe_reads_every_source(endpoints, tmp_path):
     args = {"join_dir": str(tmp_path), "data_mount": str(tmp_path), "api_port": port,
             "seed_api_url": url, "account_address": ADDRESS, "rpc_url": url,
             "admin_url": url, "timeout": 2}
-    env = dict(os.environ, PATH=f"{bindir}:/usr/bin:/bin")
+    FakeDocker.routes = {
+        "/containers/json": (200, [{"Id": "c1"}]),
+        "/containers/c1/json": (200, {"Id": "c1", "Config": {
+            "Image": "ghcr.io/product-science/inferenced:0.2.16",
+            "Labels": {"com.docker.compose.service": "node"}},
+            "State": {"Running": True, "StartedAt": "2026-11-30T05:00:00.1Z"}}),
+    }
+    env = dict(os.environ, PATH=f"{bindir}:/usr/bin:/bin", DOCKER_SOCKET=docker_socket)
     p = subprocess.run([sys.executable, "-", json.dumps(args)], input=source("status_probe.py"),
                        capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -168,15 +211,27 @@ def test_probe_reads_every_source(endpoints, tmp_path):
     assert doc["chain"]["height"] == 50 and doc["chain"]["block_age_s"] < 30
     assert doc["seed_height"]["height"] == 52
     assert doc["versions"]["api"] == "v0.2.16"
+    assert doc["versions"]["node_binary"] == "v0.2.16-post1"
+    assert doc["containers"]["services"]["node"]["running"] is True
+    label = f"com.docker.compose.project.working_dir={tmp_path}"
+    assert [json.loads(q["filters"][0]) for q in map(parse_qs, FakeDocker.queries)] == [
+        {"label": [label]}]
     assert doc["participant"]["missed_requests"] == 1
     assert (doc["epoch"]["in_epoch"], doc["epoch"]["weight"]) == (True, 77)
     assert doc["mlnodes"]["nodes"][0]["serving"] is True
     assert doc["gpus"]["count"] == 4
     assert doc["disk"]["free_bytes"] > 0
     s = host_status("h", host_config(health={"min_free_gb": 0}), doc, None, 1.0)
-    # no docker here: the containers are unknown (a warning), the rest is healthy
+    assert s.problems == [] and s.chain.node_running is True, s.problems
+
+    # no docker socket: the containers are unknown (a warning), never a traceback
+    env["DOCKER_SOCKET"] = str(tmp_path / "absent.sock")
+    p = subprocess.run([sys.executable, "-", json.dumps(args)], input=source("status_probe.py"),
+                       capture_output=True, text=True, env=env, timeout=60)
+    s = host_status("h", host_config(health={"min_free_gb": 0}), json.loads(p.stdout), None, 1.0)
     assert s.problems == [] and s.chain.node_running is None, s.problems
-    assert any(w.startswith("containers: docker ps: rc 127") for w in s.warnings), s.warnings
+    assert any(w.startswith("containers: docker: ") and "absent.sock" in w
+               for w in s.warnings), s.warnings
 
 
 # --- SSH: connection data, and a dead host bounded by the timeout ---------------------------
