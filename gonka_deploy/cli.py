@@ -7,6 +7,9 @@
     gonka-deploy releases [-v]                   the release profiles (and what is unverified)
     gonka-deploy inventory-docs [--check]        regenerate the README's inventory reference
     gonka-deploy prometheus-targets INVENTORY    file_sd targets of every host's Prometheus
+    gonka-deploy status INVENTORY [--json] [--limit HOST] [--timeout S]
+                                                 every host read over SSH (read-only); exit 1
+                                                 when any host is unhealthy
 """
 
 from __future__ import annotations
@@ -135,6 +138,39 @@ def cmd_prometheus_targets(args) -> int:
     return 0
 
 
+# status reads no secret: validation wants a keyring password, any value does for it
+STATUS_PLACEHOLDER = "status-reads-no-secret-0000"
+
+
+def cmd_status(args) -> int:
+    from .status import fleet_status, table
+
+    try:
+        hosts = load_inventory(args.inventory, limit=args.limit)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"gonka-deploy: {exc}") from None
+    if not hosts:
+        raise SystemExit(f"gonka-deploy: no hosts in {args.inventory}")
+    environ = {**os.environ, "GONKA_KEYRING_PASSWORD": STATUS_PLACEHOLDER,
+               "GONKA_TELEGRAM_BOT_TOKEN": STATUS_PLACEHOLDER}
+    environ = {k: v for k, v in environ.items() if not k.startswith(
+        ("GONKA_KEYRING_PASSWORD_", "GONKA_TELEGRAM_BOT_TOKEN_"))}
+    configs, problems = validate_hosts(hosts, environ)
+    if problems:
+        print(format_problems(problems, len(hosts)), file=sys.stderr)
+        return 2
+    fleet = fleet_status(hosts, configs, timeout=args.timeout)
+    if args.json:
+        print(fleet.model_dump_json(indent=2))
+    else:
+        print(table(fleet))
+    for host in fleet.hosts:
+        if not host.healthy:
+            print(f"gonka-deploy: {host.host} unhealthy: {'; '.join(host.problems)}",
+                  file=sys.stderr)
+    return 0 if fleet.healthy else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gonka-deploy", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     targets.add_argument("--out", help="write to FILE instead of stdout")
     targets.add_argument("--limit", action="append", help="host name or glob (repeatable)")
     targets.set_defaults(func=cmd_prometheus_targets)
+
+    status = sub.add_parser("status", help="every host's state over SSH (read-only); exit 1 "
+                            "when any host is unhealthy")
+    status.add_argument("inventory")
+    status.add_argument("--json", action="store_true", help="the FleetStatus JSON document")
+    status.add_argument("--limit", action="append", help="host name or glob (repeatable)")
+    status.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds a host has to answer (default 30)")
+    status.set_defaults(func=cmd_status)
 
     args = parser.parse_args(argv)
     return args.func(args)

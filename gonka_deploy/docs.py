@@ -76,7 +76,9 @@ def reference() -> str:
                          ("each of `mlnode_versions`", schema.MLNodeVersion),
                          ("each of `model_catalog`", schema.CatalogModel),
                          ("`pruning`", schema.Pruning),
-                         ("`monitoring`", schema.Monitoring)):
+                         ("`monitoring`", schema.Monitoring),
+                         ("`health`", schema.Health), ("`alerting`", schema.Alerting),
+                         ("`alerting.telegram`", schema.Telegram)):
         lines += ["", f"#### {title}", "", "| key | type | default | meaning |",
                   "|---|---|---|---|", *_rows(model)]
     lines += ["", END]

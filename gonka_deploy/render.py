@@ -179,17 +179,47 @@ def scrape_jobs(config: HostConfig) -> list[dict]:
         jobs.append({"name": "gonka-api", "target": target, "path": "/" + path if path else None})
     if m.gpu_exporter:
         jobs.append({"name": "gpu", "target": m.gpu_exporter, "path": None})
+    if config.alerting.enabled:
+        jobs.append({"name": "gonka-exporter",
+                     "target": f"127.0.0.1:{config.alerting.exporter_port}", "path": None})
     return jobs
 
 
+def exporter_args(config: HostConfig) -> dict:
+    """The gonka exporter's arguments (hostside/status_probe.py --serve): no secret."""
+    from .address import account_address
+
+    return {"data_mount": config.data_mount, "seed_api_url": config.seed_api_url,
+            "account_address": account_address(config.account_pubkey), "timeout": 5,
+            "seed_ttl": 60}
+
+
 def render_monitoring(config: HostConfig, node_id: str) -> dict[str, RenderedFile]:
-    """The host's Prometheus + node-exporter compose project (under ``{data_mount}/monitoring``)."""
+    """The host's monitoring compose project (under ``{data_mount}/monitoring``): Prometheus
+    and node-exporter; with ``alerting.enabled`` also the alert rules, Alertmanager and the gonka
+    exporter. ``alertmanager.yml`` is secret (0600) when it holds the Telegram bot token."""
+    from .hostside import source
+
+    alerting = config.alerting if config.alerting.enabled else None
     compose = ENV.get_template("monitoring/docker-compose.yml.j2").render(
-        c=config, m=config.monitoring)
+        c=config, m=config.monitoring, a=alerting, exporter_args=json.dumps(
+            exporter_args(config), sort_keys=True))
     prometheus = ENV.get_template("monitoring/prometheus.yml.j2").render(
-        c=config, jobs=scrape_jobs(config), labels=node_labels(config, node_id))
+        c=config, jobs=scrape_jobs(config), labels=node_labels(config, node_id),
+        interval=config.alerting.evaluation_interval, alerting=alerting)
     files = [RenderedFile("docker-compose.yml", compose, 0o644, False),
              RenderedFile("prometheus.yml", prometheus, 0o644, False)]
+    if alerting:
+        token = alerting.telegram.bot_token if alerting.telegram else None
+        files += [
+            RenderedFile("rules.yml", ENV.get_template("monitoring/rules.yml.j2").render(
+                c=config, h=config.health), 0o644, False),
+            RenderedFile("alertmanager.yml", ENV.get_template(
+                "monitoring/alertmanager.yml.j2").render(
+                    c=config, a=alerting, token=token.get_secret_value() if token else None),
+                0o600 if token else 0o644, token is not None),
+            RenderedFile("status_probe.py", source("status_probe.py"), 0o644, False),
+        ]
     return {f.name: f for f in files}
 
 

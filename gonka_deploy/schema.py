@@ -251,6 +251,64 @@ class Monitoring(Strict):
                                      "(dcgm-exporter), scraped when set")
 
 
+DURATION_RE = re.compile(r"^[0-9]+(ms|s|m|h|d)$")
+Duration = Annotated[str, Field(pattern=DURATION_RE.pattern)]
+
+
+class Health(Strict):
+    """When a host is unhealthy: ``gonka-deploy status`` exits non-zero on it, and the
+    alert rules (templates/monitoring/rules.yml.j2) fire on the same thresholds."""
+
+    # gonka-host-bot docs/alert_registry.md: chain_halt at block age > 60 s; hyphacoop
+    # chain-health.yml ChainNotProducingBlocks: no height change for 1m
+    max_block_age_s: int = Field(120, gt=0, description="chain stalled: the node's latest "
+                                 "block is older than this (and it is not catching up)")
+    max_lag_blocks: int = Field(20, ge=0, description="lagging: more blocks behind the seed "
+                                "than this (and not catching up)")
+    catching_up_max_s: int = Field(6 * 3600, gt=0, description="catching up for too long: the "
+                                   "node container has run this long and still catches up")
+    min_free_gb: float = Field(50, ge=0, description="data disk below threshold: free GB on "
+                               "the data mount")
+    # decentralized-api internal/server/admin/setup_report.go: FAIL at >= 10 %
+    max_missed_pct: float = Field(10.0, ge=0, le=100, description="missed requests in the "
+                                  "current epoch, % of (inferences + missed)")
+    alert_for: Duration = Field("5m", description="how long a condition lasts before its alert "
+                                "fires (the chain-stalled rule uses `max_block_age_s`)")
+    target_down_for: Duration = Field("2m", description="a scrape target down this long alerts")
+
+
+class Telegram(Strict):
+    chat_id: int = Field(description="chat to post to (an int64; a group's id is negative)")
+    # the token is a secret: GONKA_TELEGRAM_BOT_TOKEN[_<KEY_NAME>] or TELEGRAM_BOT_TOKEN= in
+    # secrets/<key_name>.env; gonka_deploy/validate.py fills it, never group data
+    bot_token: SecretStr | None = Field(None, description="never set here: from "
+                                        "`GONKA_TELEGRAM_BOT_TOKEN` or secrets/<key_name>.env")
+    api_url: HttpUrl | None = Field(None, description="Telegram API (default "
+                                    "https://api.telegram.org)")
+
+
+class Alerting(Strict):
+    """Alertmanager beside Prometheus, and the small exporter for what no exporter scrapes."""
+
+    enabled: bool = Field(True, description="rules, Alertmanager and the gonka exporter (with "
+                          "`monitoring.enabled`)")
+    alertmanager_image: Image = "prom/alertmanager:v0.27.0"
+    # the exporter runs gonka_deploy/hostside/status_probe.py --serve (stdlib only)
+    exporter_image: Image = "python:3.12-slim-bookworm"
+    alertmanager_listen: str = Field("127.0.0.1:9093", pattern=r"^[\w.:\[\]-]+:\d{1,5}$",
+                                     description="Alertmanager listen address (host network)")
+    exporter_port: Port = Field(9102, description="gonka exporter port on 127.0.0.1")
+    telegram: Telegram | None = Field(None, description="Telegram receiver (chat id here, the "
+                                      "bot token from env or secrets/)")
+    webhook_urls: list[HttpUrl] = Field(default_factory=list, description="webhook receivers "
+                                        "(Alertmanager's JSON POST)")
+    group_wait: Duration = Field("30s", description="Alertmanager route group_wait")
+    group_interval: Duration = Field("5m", description="Alertmanager route group_interval")
+    repeat_interval: Duration = Field("4h", description="Alertmanager route repeat_interval")
+    evaluation_interval: Duration = Field("15s", description="Prometheus scrape and rule "
+                                          "evaluation interval")
+
+
 class PocDelegate(Strict):
     """Delegate a PoC model to another participant (a cold-key transaction)."""
 
@@ -388,6 +446,10 @@ class HostConfig(Strict):
     admin_ssh_keys_exclusive: bool = Field(False, description="also remove keys not listed")
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Prometheus and node "
                                    "exporter")
+    health: Health = Field(default_factory=Health, description="thresholds of an unhealthy "
+                           "host (`gonka-deploy status`, alert rules)")
+    alerting: Alerting = Field(default_factory=Alerting, description="alert rules, "
+                               "Alertmanager and its receivers")
     hf_endpoint: HttpUrl | None = Field(None, description="Hugging Face endpoint (`HF_ENDPOINT`)")
     hf_client_version: str = Field("2.4.0", description="huggingface_hub version installed on "
                                    "hosts (own venv)")

@@ -1,5 +1,6 @@
 """Where a host's secrets come from: the keyring password (INVENTORY.md, "keyring_password") and
-the passphrase of its key backups (``deploys/backup.py``).
+the passphrase of its key backups (``deploys/backup.py``), the Telegram bot token of its
+Alertmanager (``alerting.telegram``).
 
 Order: ``GONKA_KEYRING_PASSWORD_<KEY_NAME>`` (upper-case, ``-`` -> ``_``), then
 ``GONKA_KEYRING_PASSWORD``, then the file ``secrets/<key_name>.env`` (``KEYRING_PASSWORD=...``,
@@ -103,3 +104,18 @@ def sources_hint(key_name: str) -> str:
 
 def missing_message(key_name: str) -> str:
     return "missing: " + sources_hint(key_name)
+
+
+def resolve_telegram_token(key_name: str, environ: Mapping[str, str] | None = None
+                           ) -> ResolvedSecret | None:
+    """The Telegram bot token of ``key_name``'s Alertmanager (``alerting.telegram``):
+    ``GONKA_TELEGRAM_BOT_TOKEN_<KEY_NAME>``, ``GONKA_TELEGRAM_BOT_TOKEN``, then
+    ``TELEGRAM_BOT_TOKEN=`` in ``secrets/<key_name>.env``; None when no source defines it."""
+    return _resolve(key_name, "GONKA_TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN", environ,
+                    optional_in_file=True)
+
+
+def telegram_sources_hint(key_name: str) -> str:
+    return (f"set GONKA_TELEGRAM_BOT_TOKEN_{key_name.upper().replace('-', '_')} or "
+            f"GONKA_TELEGRAM_BOT_TOKEN, or add TELEGRAM_BOT_TOKEN= to "
+            f"{secrets_dir() / (key_name + '.env')} (mode 0600)")

@@ -18,7 +18,14 @@ from pydantic import SecretStr, ValidationError
 
 from .release.profiles import DEFAULT_RELEASE, ReleaseError, load_profile, with_profile
 from .schema import FROM_RELEASE, HostConfig, unknown_keys
-from .secrets import SecretError, missing_message, resolve_keyring_password, sources_hint
+from .secrets import (
+    SecretError,
+    missing_message,
+    resolve_keyring_password,
+    resolve_telegram_token,
+    sources_hint,
+    telegram_sources_hint,
+)
 
 SECRET_FIELDS = {"keyring_password"}
 MAX_GOT = 80
@@ -131,6 +138,7 @@ def validate_host(name: str, data: Mapping[str, Any],
                 problems.append(Problem(name, "keyring_password", missing_message(key_name)))
             else:
                 values["keyring_password"] = secret.value
+    problems += _telegram_token(name, data, values, environ)
     try:
         config = HostConfig.model_validate(values)
     except ValidationError as exc:
@@ -142,6 +150,29 @@ def validate_host(name: str, data: Mapping[str, Any],
                                               and p.message == "missing (required)")]
         return None, problems
     return (config if not problems else None), problems
+
+
+def _telegram_token(name: str, data: Mapping[str, Any], values: dict,
+                    environ: Mapping[str, str] | None) -> list[Problem]:
+    """The Telegram bot token of ``alerting.telegram``: from env or secrets/, never data."""
+    alerting = data.get("alerting")
+    telegram = alerting.get("telegram") if isinstance(alerting, Mapping) else None
+    if not isinstance(telegram, Mapping):
+        return []
+    key_name = str(data.get("key_name", name))
+    if "bot_token" in telegram:
+        return [Problem(name, "alerting.telegram.bot_token", "must not be set in inventory or "
+                        "group data (secrets never live there): "
+                        + telegram_sources_hint(key_name))]
+    try:
+        secret = resolve_telegram_token(key_name, environ)
+    except SecretError as exc:
+        return [Problem(name, "alerting.telegram.bot_token", str(exc))]
+    if secret is None:
+        return [Problem(name, "alerting.telegram.bot_token",
+                        "missing: " + telegram_sources_hint(key_name))]
+    values["alerting"] = {**alerting, "telegram": {**telegram, "bot_token": secret.value}}
+    return []
 
 
 def validate_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import SecretStr
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
@@ -73,21 +74,42 @@ def server(config: HostConfig, node_id: str):
 def monitoring(config: HostConfig, node_id: str):
     directory = f"{config.data_mount}/monitoring"
     pyinfra_files.directory(name="Monitoring directory", path=directory, mode="0755")
-    # The prom/prometheus image runs as nobody (65534).
+    # The prom/prometheus and prom/alertmanager images run as nobody (65534).
     pyinfra_files.directory(name="Prometheus data", path=f"{directory}/data",
                             user="nobody", group="nogroup", mode="0755")
+    if config.alerting.enabled:
+        pyinfra_files.directory(name="Alertmanager data", path=f"{directory}/alertmanager-data",
+                                user="nobody", group="nogroup", mode="0755")
     rendered = render_monitoring(config, node_id)
-    changed = {
-        name: files.rendered(name=f"Monitoring {name}", path=f"{directory}/{name}",
-                             content=f.content, mode=f.mode)
-        for name, f in rendered.items()
-    }
+    telegram = config.alerting.telegram
+    token = [telegram.bot_token] if telegram and telegram.bot_token else []
+    changed = {}
+    for name, f in rendered.items():
+        if f.secret:
+            # alertmanager.yml with the Telegram bot token (Alertmanager 0.25 has no
+            # bot_token_file): 0600, owned by the container's user, compared by hash, the
+            # token masked on the host and redacted in every diff
+            changed[name] = files.rendered(
+                name=f"Monitoring {name}", path=f"{directory}/{name}",
+                content=SecretStr(f.content), mode=f.mode, owner="nobody:nogroup",
+                secrets=token, secret_keys=("bot_token",))
+        else:
+            changed[name] = files.rendered(name=f"Monitoring {name}",
+                                           path=f"{directory}/{name}", content=f.content,
+                                           mode=f.mode)
     up = compose.up(name="Monitoring up", directory=directory, files=["docker-compose.yml"])
-    # compose recreates on a changed definition, not on a changed mounted file: restart for it.
-    compose.restart(
-        name="Prometheus reload",
-        directory=directory,
-        files=["docker-compose.yml"],
-        services=["prometheus"],
-        _if=lambda: changed["prometheus.yml"].did_change() and not up.did_change(),
-    )
+    # compose recreates on a changed definition, not on a changed mounted file: restart the
+    # service whose mounted file changed.
+    mounted = {"prometheus": ("prometheus.yml", "rules.yml"),
+               "alertmanager": ("alertmanager.yml",), "gonka-exporter": ("status_probe.py",)}
+    for service, names in mounted.items():
+        ops = [changed[n] for n in names if n in changed]
+        if not ops:
+            continue
+        compose.restart(
+            name=f"Monitoring {service} restart",
+            directory=directory,
+            files=["docker-compose.yml"],
+            services=[service],
+            _if=lambda ops=ops: any(o.did_change() for o in ops) and not up.did_change(),
+        )

@@ -10,7 +10,27 @@
 #   docker-registry openssl
 #                      the local registry (with its own CA) serving the stand-in images
 #   (lint)  shellcheck: the host-side shell programs (gonka_deploy/hostside)
+# Unpacked only (apt-get download + dpkg-deb -x into the cache; never installed, so no service
+# starts): prometheus (promtool) and prometheus-alertmanager (amtool), which check the rendered
+# alert rules and alertmanager.yml in tests/unit/test_alerts.py.
 set -euo pipefail
+
+TOOLS_DIR="${GONKA_CACHE_DIR:-$HOME/.cache/gonka-deploy}/debian-tools"
+unpack_tools() {
+  local pkg program
+  for pair in prometheus:promtool prometheus-alertmanager:amtool; do
+    pkg=${pair%%:*} program=${pair#*:}
+    [ -x "$TOOLS_DIR/$pkg/usr/bin/$program" ] && continue
+    command -v apt-get >/dev/null || { echo "no apt-get: $program unavailable" >&2; continue; }
+    echo "unpacking Debian's $pkg ($program) into $TOOLS_DIR/$pkg"
+    mkdir -p "$TOOLS_DIR/$pkg"
+    # apt's lists may be missing on a machine that had every package: update once, then retry
+    (cd "$TOOLS_DIR/$pkg" && { apt-get -o Acquire::Retries=5 download -q "$pkg" \
+      || { apt-get -o Acquire::Retries=5 update -q && apt-get download -q "$pkg"; }; })
+    local debs=("$TOOLS_DIR/$pkg/${pkg}"_*.deb)
+    dpkg-deb -x "${debs[-1]}" "$TOOLS_DIR/$pkg"
+  done
+}
 
 PACKAGES=(
   nginx mmdebstrap apt-cacher-ng systemd-container iproute2 openssh-client git e2fsprogs
@@ -22,7 +42,7 @@ for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$pkg")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then unpack_tools; exit 0; fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "missing Debian packages: ${missing[*]}" >&2
@@ -34,3 +54,4 @@ export DEBIAN_FRONTEND=noninteractive
 # apt's own retries ride out a flaky mirror (the same setting the toolkit gives its hosts)
 apt-get -o Acquire::Retries=5 update -q
 apt-get -o Acquire::Retries=5 install -y -q --no-install-recommends "${missing[@]}"
+unpack_tools

@@ -19,13 +19,15 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Runs as `sh -c SCRIPT _ PATH NAMES`: prints `mode owner`, the sha256 of the file, then its
 # content base64 (any byte survives the trip) with the values of the NAMES (an alternation of
-# variable names, or empty) masked.
+# variable names, or empty) masked: `NAME=value` (shell, dotenv) and `  NAME: value` (YAML, as
+# alertmanager.yml's bot_token) lines.
 STAT_SCRIPT = r"""
 [ -f "$1" ] || { echo absent; exit 0; }
 stat -c '%a %U:%G' "$1"
 sha256sum < "$1" | cut -d' ' -f1
 if [ -n "$2" ]; then
-  sed -E "s/^((export[[:space:]]+)?($2)=).*/\1*****/" "$1" | base64 -w0
+  sed -E -e "s/^((export[[:space:]]+)?($2)=).*/\1*****/" \
+    -e "s/^([[:space:]-]*($2):[[:space:]]).*/\1*****/" "$1" | base64 -w0
 else
   base64 -w0 "$1"
 fi
@@ -52,8 +54,11 @@ def masked(text: str, names: list[str] | tuple[str, ...]) -> str:
     """What the host's sed makes of ``text``: the controller-side twin, for comparisons."""
     if not names:
         return text
-    pattern = re.compile(rf"^((?:export[ \t]+)?(?:{mask_names(names)})=).*$", re.M)
-    return pattern.sub(lambda m: m.group(1) + MASK, text)
+    alternation = mask_names(names)
+    pattern = re.compile(rf"^((?:export[ \t]+)?(?:{alternation})=).*$", re.M)
+    text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    yaml_key = re.compile(rf"^([ \t-]*(?:{alternation}):[ \t]).*$", re.M)
+    return yaml_key.sub(lambda m: m.group(1) + MASK, text)
 
 
 class ManagedFile(FactBase[ManagedFileDict | None]):

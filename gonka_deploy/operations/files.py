@@ -19,7 +19,8 @@ def reveal(value: str | SecretStr) -> str:
 
 @operation()
 def rendered(path: str, content: str | SecretStr, mode: int = 0o644, owner: str | None = None,
-             secrets: list[SecretStr] | None = None):
+             secrets: list[SecretStr] | None = None,
+             secret_keys: tuple[str, ...] = SECRET_KEYS):
     """
     Keep a file's content and mode; print a unified diff with secret values redacted.
 
@@ -28,6 +29,8 @@ def rendered(path: str, content: str | SecretStr, mode: int = 0o644, owner: str 
     + mode: the wanted permission bits (0600 for files holding secrets)
     + owner: ``user:group`` to own the file, or None to leave the owner alone
     + secrets: secret values (``SecretStr``) replaced by ``*****`` in every diff and log line
+    + secret_keys: the variables (``NAME=``) or YAML keys (``NAME:``) whose values the host
+      masks before it sends the file back (default ``KEYRING_PASSWORD``)
 
     A file with ``secrets`` is never read back: the host sends its sha256 and its content with
     the values of the secret variables (``KEYRING_PASSWORD=…``) masked. The wanted content
@@ -43,7 +46,7 @@ def rendered(path: str, content: str | SecretStr, mode: int = 0o644, owner: str 
                        secrets=[config.keyring_password])
     """
     secret_values = [reveal(s) for s in secrets or []]
-    keys = SECRET_KEYS if secrets else ()
+    keys = tuple(secret_keys) if secrets else ()
     current = host.get_fact(ManagedFile, path=path, **({"masked": keys} if keys else {}))
     text = reveal(content)
     if current is not None and current["sha256"] == hashlib.sha256(text.encode()).hexdigest():

@@ -92,6 +92,7 @@ def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: st
         "outbound_proxy": f"http://{gateway}:3128",
         "no_proxy": [gateway, "localhost", "127.0.0.1"],
         "min_free_gb": 0,  # the loop disks are small
+        "health": {"min_free_gb": 0},
         "model_catalog_extra": {model: {
             "hf_repo": model, "hf_commit": model_commit, "args": [], "min_vram_gb": 1,
             "throughput_per_nonce": 1}},

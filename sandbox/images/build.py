@@ -155,6 +155,7 @@ def _sim_files() -> dict[str, tuple[bytes, int]]:
         "mlnode/bin/uvicorn": wrappers / "uvicorn",
         "nginx/bin/nginx": wrappers / "nginx",
         "idle/bin/versiond-router": wrappers / "versiond-router",
+        "python/bin/nvidia-smi": shims / "nvidia-smi",
     }
     for rel, src in placed.items():
         out[f"{SIMS}/images/{rel}"] = (src.read_bytes(), 0o755)
@@ -206,6 +207,13 @@ def image_config(ref: str, role: str) -> dict:
                         "--storage.tsdb.path=/prometheus"])
     elif role == "node-exporter":
         cfg.update(Entrypoint=["/usr/bin/prometheus-node-exporter"], User="nobody", WorkingDir="/")
+    elif role == "alertmanager":    # prom/alertmanager: ENTRYPOINT /bin/alertmanager, nobody
+        cfg.update(Entrypoint=["/usr/bin/prometheus-alertmanager"], User="nobody",
+                   WorkingDir="/alertmanager",
+                   Cmd=["--config.file=/etc/alertmanager/alertmanager.yml",
+                        "--storage.path=/alertmanager"])
+    elif role == "python":          # python:3.x-slim: CMD python3
+        cfg.update(Cmd=["python3"], WorkingDir="/")
     else:
         pythonpath = [SIMS] + ([f"{SIMS}/gonkasim/fake_site"] if role == "mlnode" else [])
         env += [f"PYTHONPATH={':'.join(pythonpath)}", "PYTHONUNBUFFERED=1"]

@@ -13,7 +13,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 # image name (without tag) -> role. Gonka roles run `python3 -m gonkasim <role>`; "nginx",
-# "prometheus" and "node-exporter" run Debian's real programs.
+# "prometheus", "node-exporter" and "alertmanager" run Debian's real programs, "python" Debian's
+# python3 (with the sandbox's nvidia-smi, as the NVIDIA toolkit injects it into GPU containers).
 ROLES: dict[str, str] = {
     "ghcr.io/product-science/tmkms-softsign-with-keygen": "tmkms",
     "ghcr.io/product-science/inferenced": "node",
@@ -24,6 +25,8 @@ ROLES: dict[str, str] = {
     "nginx": "nginx",
     "prom/prometheus": "prometheus",
     "prom/node-exporter": "node-exporter",
+    "prom/alertmanager": "alertmanager",
+    "python": "python",
 }
 # any other ghcr.io/product-science/<name> (versiond, bridge, proxy-ssl, edge-api, ...) stays
 # up doing nothing, like a service our stack does not talk to
@@ -41,7 +44,8 @@ EXTRA_REFS = (
 # sandbox registry (docker.io names are pulled from registry-1.docker.io).
 REGISTRY_HOSTS = ("ghcr.io", "registry-1.docker.io", "docker.io", "index.docker.io")
 
-_NAME = r"(?:ghcr\.io/[a-z0-9-]+/[a-z0-9._-]+|nginx|prom/[a-z0-9-]+|docker\.io/[a-z0-9/._-]+)"
+_NAME = (r"(?:ghcr\.io/[a-z0-9-]+/[a-z0-9._-]+|nginx|python|prom/[a-z0-9-]+|"
+         r"docker\.io/[a-z0-9/._-]+)")
 REF_RE = re.compile(rf"(?<![\w./-])({_NAME}):([\w][\w.-]{{0,127}})(@sha256:[0-9a-f]{{64}})?")
 
 

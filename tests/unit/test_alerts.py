@@ -1,0 +1,129 @@
+"""Alert rules and Alertmanager config as rendered per host: Debian 12's own `promtool check
+rules` (Prometheus 2.42, the older of the two this must load on: the stack runs 2.53) and
+`amtool check-config` (Alertmanager 0.25); the Telegram bot token only in the 0600 file, never
+in data, and masked when the host sends the file back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from gonka_deploy.facts.files import STAT_SCRIPT, masked
+from gonka_deploy.render import render_monitoring
+from gonka_deploy.validate import validate_host
+from tests.conftest import unavailable
+from tests.unit.helpers import host_config, merged
+
+TOKEN = "7012345678:AAH-unit-test-bot-token-secret_x"
+CACHE = Path(os.environ.get("GONKA_CACHE_DIR", Path.home() / ".cache" / "gonka-deploy"))
+
+
+def debian_tool(package: str, program: str) -> str:
+    """`program` from PATH, else from Debian's `package` that scripts/debian-deps.sh unpacked
+    into the cache (the test itself fetches nothing)."""
+    found = shutil.which(program)
+    if found:
+        return found
+    path = CACHE / "debian-tools" / package / "usr" / "bin" / program
+    if not path.exists():
+        unavailable(f"{program} (Debian's {package}) not unpacked: run scripts/debian-deps.sh")
+    return str(path)
+
+
+def config(**alerting):
+    return host_config(alerting={"webhook_urls": ["http://10.9.0.1:9999/alerts"], **alerting})
+
+
+def write(tmp_path: Path, cfg) -> dict[str, Path]:
+    out = {}
+    for name, f in render_monitoring(cfg, "node-id-1").items():
+        out[name] = tmp_path / name
+        out[name].write_text(f.content)
+    return out
+
+
+def test_rules_pass_promtool(tmp_path):
+    promtool = debian_tool("prometheus", "promtool")
+    files = write(tmp_path, config())
+    p = subprocess.run([promtool, "check", "rules", "--lint-fatal", str(files["rules.yml"])],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "SUCCESS: 8 rules found" in p.stdout
+    # the whole Prometheus config (rule file path as mounted in the container) checks too
+    text = files["prometheus.yml"].read_text().replace("/etc/prometheus/rules.yml",
+                                                       str(files["rules.yml"]))
+    files["prometheus.yml"].write_text(text)
+    p = subprocess.run([promtool, "check", "config", str(files["prometheus.yml"])],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_thresholds_are_group_data(tmp_path):
+    cfg = host_config(health={"max_block_age_s": 30, "alert_for": "10s", "min_free_gb": 1.5})
+    rules = render_monitoring(cfg, "n")["rules.yml"].content
+    assert "gonka_chain_block_age_seconds > 30" in rules
+    assert "changes(cometbft_consensus_latest_block_height[30s]) == 0" in rules
+    assert "gonka_data_free_bytes < 1500000000" in rules
+    assert "for: 10s" in rules and "gonka_gpus_seen < 4" in rules
+
+
+def test_alertmanager_config_passes_amtool_with_telegram_and_webhook(tmp_path):
+    amtool = debian_tool("prometheus-alertmanager", "amtool")
+    cfg = config(telegram={"chat_id": -1001234567890, "bot_token": SecretStr(TOKEN)})
+    rendered = render_monitoring(cfg, "node-id-1")["alertmanager.yml"]
+    assert rendered.secret and rendered.mode == 0o600
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(rendered.content)
+    p = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "SUCCESS" in p.stdout and "telegram" not in p.stderr
+    # webhook only: no secret, a plain file
+    plain = render_monitoring(config(), "node-id-1")["alertmanager.yml"]
+    assert not plain.secret and plain.mode == 0o644 and "telegram" not in plain.content
+
+
+def test_token_is_masked_on_the_host_as_here(tmp_path):
+    cfg = config(telegram={"chat_id": -5, "bot_token": SecretStr(TOKEN)})
+    text = render_monitoring(cfg, "n")["alertmanager.yml"].content
+    assert TOKEN in text
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(text)
+    p = subprocess.run(["sh", "-c", STAT_SCRIPT, "_", str(path), "bot_token"],
+                       capture_output=True, text=True, check=True)
+    import base64
+
+    on_host = base64.b64decode(p.stdout.splitlines()[2]).decode()
+    assert TOKEN not in on_host and "bot_token: *****" in on_host
+    assert on_host == masked(text, ["bot_token"])
+
+
+def test_token_comes_from_env_or_secrets_never_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("GONKA_SECRETS_DIR", str(tmp_path))
+    data = merged(alerting={"telegram": {"chat_id": -5}})
+    env = {"GONKA_KEYRING_PASSWORD": "unit-test-Keyring-Pass-0123"}
+    cfg, problems = validate_host("h", data, env)
+    assert cfg is None and [p.field for p in problems] == ["alerting.telegram.bot_token"]
+    assert "GONKA_TELEGRAM_BOT_TOKEN" in problems[0].message
+    cfg, problems = validate_host("h", data, {**env, "GONKA_TELEGRAM_BOT_TOKEN": TOKEN})
+    assert problems == [] and cfg.alerting.telegram.bot_token.get_secret_value() == TOKEN
+    (tmp_path / "unit-01.env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\n")
+    (tmp_path / "unit-01.env").chmod(0o600)
+    cfg, problems = validate_host("h", data, env)
+    assert problems == [] and cfg.alerting.telegram.bot_token.get_secret_value() == TOKEN
+    bad = merged(alerting={"telegram": {"chat_id": -5, "bot_token": TOKEN}})
+    cfg, problems = validate_host("h", bad, env)
+    assert cfg is None and "must not be set in inventory" in problems[0].message
+    assert all(TOKEN not in str(p) for p in problems)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_alerting_off_renders_no_alert_files(enabled):
+    files = render_monitoring(host_config(alerting={"enabled": enabled}), "n")
+    assert ("rules.yml" in files) is enabled and ("alertmanager.yml" in files) is enabled
+    assert ("gonka-exporter" in files["docker-compose.yml"].content) is enabled
