@@ -171,17 +171,18 @@ def test_cut_connection_mid_download_then_rerun_converges_and_refuses_the_xfs_di
     sha = scenario["network"]["model_commit"]
     first = scenario["hosts"][0]
     proc = pyinfra(scenario, "-y", background=True)
-    deadline = time.monotonic() + 300
+    # phases 1-3 come first (docker, images, the repo): minutes on a loaded machine
+    deadline = time.monotonic() + 600
     pidfile = f"/mnt/ssd/hf/.gonka-deploy/{model.replace('/', '--')}@{sha}.pid"
-    while time.monotonic() < deadline and proc.poll() is None:
-        if first.run(f"cat {pidfile} 2>/dev/null", check=False).strip():
-            break
+    started = ""
+    while time.monotonic() < deadline and proc.poll() is None and not started:
+        started = first.run(f"cat {pidfile} 2>/dev/null", check=False).strip()
         time.sleep(0.2)
     assert proc.poll() is None, "pyinfra ended before the download started:\n" + proc.stdout.read()
     os.killpg(proc.pid, signal.SIGKILL)  # the operator's laptop drops: SSH sessions die
     proc.wait(timeout=30)
+    assert started, "the download did not start within 600 s"
     pid = first.run(f"cat {pidfile}").strip()
-    assert pid, "the download never started"
     during = model_state(first, model, sha)
     assert not during["complete"], "the download finished before the cut; throttle it more"
 
