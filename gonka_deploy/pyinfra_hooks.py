@@ -13,6 +13,7 @@ from pyinfra import logger
 from pyinfra.api.state import BaseStateCallback
 from pyinfra_cli.exceptions import CliError
 
+from .counting import counter_from_env
 from .report import render_report
 from .schema import HostConfig
 from .state import NodeState
@@ -103,11 +104,14 @@ def install() -> None:
     if getattr(run_state, "_gonka_hooked", False):
         return
     original_init = run_state.init
+    counter = counter_from_env()  # the bench's command count (off by default)
 
     def init(*args, **kwargs):
         original_init(*args, **kwargs)
         run_state.add_callback_handler(ValidateBeforeConnect())
         run_state.add_callback_handler(AuditRecorder())
+        if counter:
+            run_state.add_callback_handler(counter)
 
     run_state.init = init
     run_state._gonka_hooked = True
