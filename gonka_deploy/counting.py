@@ -3,7 +3,8 @@
 ``GONKA_DEPLOY_COUNT_COMMANDS=<path>`` makes every connection count its remote commands (each
 ``run_shell_command`` of the connector: facts, operations' commands, the moves of an upload)
 and its file transfers; the counts are written to ``<path>`` as JSON when the run exits:
-``{"<host>": {"commands": n, "transfers": m, "log": [[seconds, "<first 100 chars, masked>"]]}}``.
+``{"<host>": {"commands": n, "transfers": m, "log": [[seconds, "<command, masked>"]]}}``
+(a long command shortened to its first and last 80 characters).
 Off by default: nothing is wrapped.
 """
 
@@ -23,7 +24,8 @@ ENV = "GONKA_DEPLOY_COUNT_COMMANDS"
 def _text(command) -> str:
     # The masked form (HiddenValue shown as *MASKED*): the log never holds a secret.
     masked = getattr(command, "get_masked_value", None)
-    return (masked() if masked else str(command))[:100]
+    text = " ".join((masked() if masked else str(command)).split())
+    return text if len(text) <= 160 else f"{text[:80]} ... {text[-80:]}"
 
 
 class CommandCounter(BaseStateCallback):

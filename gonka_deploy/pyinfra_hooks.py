@@ -14,6 +14,7 @@ from pyinfra.api.state import BaseStateCallback
 from pyinfra_cli.exceptions import CliError
 
 from .counting import counter_from_env
+from .factcache import FactCache, enabled as fact_cache_enabled
 from .report import render_report
 from .schema import HostConfig
 from .state import NodeState
@@ -110,8 +111,10 @@ def install() -> None:
         original_init(*args, **kwargs)
         run_state.add_callback_handler(ValidateBeforeConnect())
         run_state.add_callback_handler(AuditRecorder())
-        if counter:
+        if counter:  # first: it counts what really leaves, under the cache
             run_state.add_callback_handler(counter)
+        if fact_cache_enabled():
+            run_state.add_callback_handler(FactCache())
 
     run_state.init = init
     run_state._gonka_hooked = True
