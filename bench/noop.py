@@ -13,6 +13,8 @@ round trip (sandbox/bench/latency.py: the kernel here has no netem). Then:
   remote commands per host (GONKA_DEPLOY_COUNT_COMMANDS, gonka_deploy/counting.py), wall time
   min/median/max, the N/1 ratio, and the controller's CPU seconds per host (user+sys of the
   pyinfra process, resource.getrusage of the child). Each no-op must report no change.
+- with --compare, the same no-op runs again as before issue 15 (GONKA_DEPLOY_FACT_CACHE=0:
+  every fact its own round trip; GONKA_DEPLOY_BARRIERS=1: pyinfra's barrier per operation).
 
 Needs root and the Debian packages of scripts/debian-deps.sh.
 """
@@ -84,9 +86,39 @@ def check(run: dict, noop: bool) -> None:
         raise SystemExit("a no-op apply changed something")
 
 
+def listen_drops() -> dict[str, int]:
+    """The machine's TCP accept-queue overflows and drops (root network namespace, where the
+    sandbox services listen; machine-wide, so other sandboxes count too)."""
+    lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines()
+             if line.startswith("TcpExt:")]
+    values = dict(zip(lines[0][1:], (int(v) for v in lines[1][1:]), strict=True))
+    return {k: values.get(k, 0) for k in ("ListenOverflows", "ListenDrops")}
+
+
 def spread(values: list[float]) -> str:
     return (f"min {min(values):.1f} s, median {statistics.median(values):.1f} s, "
             f"max {max(values):.1f} s")
+
+
+def noops(runs: int, n: int, full: Path, single: Path, env: dict, counts: Path,
+          label: str) -> None:
+    walls: dict[int, list[float]] = {n: [], 1: []}
+    cpus: dict[int, list[float]] = {n: [], 1: []}
+    tag = "before" if label else "now"
+    for i in range(runs):
+        for size, inv in ((n, full), (1, single)):
+            run = apply(inv, env, counts / f"noop-{tag}-{size}-{i + 1}.json")
+            report(f"no-op {i + 1}, {size} host{'s' if size > 1 else ''}{label}", run, size)
+            check(run, noop=True)
+            walls[size].append(run["wall"])
+            cpus[size].append(run["cpu"] / size)
+    print(f"no-op wall{label}, {n} hosts: {spread(walls[n])}", flush=True)
+    print(f"no-op wall{label}, 1 host: {spread(walls[1])}", flush=True)
+    print(f"ratio{label} {n} hosts / 1 host (medians): "
+          f"{statistics.median(walls[n]) / statistics.median(walls[1]):.2f}", flush=True)
+    print(f"controller CPU per host per no-op{label}: {statistics.median(cpus[n]):.2f} s "
+          f"({n} hosts), {statistics.median(cpus[1]):.2f} s (1 host); "
+          f"machine load now {load()}", flush=True)
 
 
 def one_host_inventory(full: Path, out: Path) -> Path:
@@ -106,6 +138,8 @@ def main() -> int:
     ap.add_argument("--hosts", type=int, default=20, help="fleet size N (default 20)")
     ap.add_argument("--rtt-ms", type=float, default=0, help="round trip added to each SSH")
     ap.add_argument("--runs", type=int, default=3, help="no-op runs per fleet size")
+    ap.add_argument("--compare", action="store_true",
+                    help="also measure the no-op without the fact cache and with barriers")
     ap.add_argument("--docker", action="store_true",
                     help="hosts with Docker preinstalled (a shorter first apply)")
     args = ap.parse_args()
@@ -141,25 +175,19 @@ def main() -> int:
         n = args.hosts
         print(f"{n} hosts, added RTT {args.rtt_ms:g} ms, machine load {load()} "
               f"({os.cpu_count()} CPUs)", flush=True)
+        drops = listen_drops()
         first = apply(full, env, counts / "first.json")
         report(f"first apply, {n} hosts", first, n)
+        after = listen_drops()
+        print("  accept queues during it (machine-wide): "
+              + ", ".join(f"{k} +{after[k] - drops[k]}" for k in after), flush=True)
         check(first, noop=False)
-        walls: dict[int, list[float]] = {n: [], 1: []}
-        cpus: dict[int, list[float]] = {n: [], 1: []}
-        for i in range(args.runs):
-            for size, inv in ((n, full), (1, single)):
-                run = apply(inv, env, counts / f"noop-{size}-{i + 1}.json")
-                report(f"no-op {i + 1}, {size} host{'s' if size > 1 else ''}", run, size)
-                check(run, noop=True)
-                walls[size].append(run["wall"])
-                cpus[size].append(run["cpu"] / size)
-        print(f"no-op wall, {n} hosts: {spread(walls[n])}", flush=True)
-        print(f"no-op wall, 1 host: {spread(walls[1])}", flush=True)
-        print(f"ratio {n} hosts / 1 host (medians): "
-              f"{statistics.median(walls[n]) / statistics.median(walls[1]):.2f}", flush=True)
-        print(f"controller CPU per host per no-op: {statistics.median(cpus[n]):.2f} s "
-              f"({n} hosts), {statistics.median(cpus[1]):.2f} s (1 host); "
-              f"machine load now {load()}", flush=True)
+        modes = [("", {})]
+        if args.compare:
+            modes.append((" [before: no fact cache, barriers]",
+                          {"GONKA_DEPLOY_FACT_CACHE": "0", "GONKA_DEPLOY_BARRIERS": "1"}))
+        for label, extra in modes:
+            noops(args.runs, n, full, single, {**env, **extra}, counts, label)
         print(f"(inventories, node state, and in counts/ each run's commands: {out})", flush=True)
         return 0
     finally:
