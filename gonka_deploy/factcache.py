@@ -60,6 +60,21 @@ class _PassOver(BaseException):
     """The look-ahead reached a command that keeps facts: go on with the next operation."""
 
 
+class WritesAhead(BaseException):
+    """The look-ahead reached a write of local state (``state.py``: operations record what
+    they found at execute time, e.g. verification): refused there, the operation is passed
+    over and decides when it really runs."""
+
+
+def reading_ahead() -> bool:
+    """Whether the current host's operations are being evaluated ahead (nothing may be
+    written or run)."""
+    from pyinfra.context import ctx_host
+
+    facts = getattr(ctx_host.get(), "_gonka_facts", None) if ctx_host.isset() else None
+    return bool(facts is not None and facts.ahead)
+
+
 class HostFacts:
     """One host's cache and look-ahead state."""
 
@@ -299,7 +314,7 @@ class FactCache(BaseStateCallback):
                         break
                 except _WouldRun:
                     outcome = "runs a command"
-                except _PassOver:
+                except (_PassOver, WritesAhead):
                     outcome = "passed over"
                 except Exception as exc:  # noqa: BLE001 - an `_if` on an earlier op's result
                     outcome = f"read when it runs ({exc})"
@@ -334,8 +349,10 @@ class FactCache(BaseStateCallback):
             try:
                 ok, output = facts.run(batch, print_output=False, print_input=False,
                                        **group[0][3])
-            except (OSError, TimeoutError) as exc:
-                logger.debug(f"{host.print_prefix}batched fact read failed: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a dead connection (SSHException), say:
+                # nothing is cached, each fact is read alone when its operation runs and
+                # fails there as it would have without the batch
+                logger.debug(f"{host.print_prefix}batched fact read failed: {exc!r}")
                 return got
             parts = split_batch(output.stdout_lines, len(group), nonce)
             facts.stats["batches"] += 1

@@ -118,6 +118,13 @@ def install() -> None:
 
     run_state.init = init
     run_state._gonka_hooked = True
+    # No barrier per operation with -y (gonka_deploy/flow.py). The CLI calls `run_ops` by its
+    # module-level name after loading this config: replace that name for this process.
+    import pyinfra_cli.cli
+
+    from . import flow
+
+    pyinfra_cli.cli.run_ops = flow.run_ops
 
 
 def host_topology(config: HostConfig, host=None):

@@ -61,3 +61,25 @@ def test_environment_and_directory_apply_to_that_fact_only():
     parts = split_batch(run(batch_command([with_env, StringCommand("echo", '"[$X]"')], nonce)),
                         2, nonce)
     assert parts == [(0, ["it's set:/tmp"], []), (0, ["[]"], [])]
+
+
+def test_local_state_is_never_written_while_operations_are_evaluated_ahead(tmp_path):
+    from types import SimpleNamespace
+
+    import pytest
+    from pyinfra.context import ctx_host, ctx_state
+
+    from gonka_deploy.factcache import HostFacts, WritesAhead
+    from gonka_deploy.state import NodeState
+
+    host = SimpleNamespace(name="h")
+    host._gonka_facts = HostFacts(host)
+    node = NodeState("ahead", root=tmp_path)
+    with ctx_state.use(SimpleNamespace(is_executing=True)), ctx_host.use(host):
+        host._gonka_facts.ahead = True
+        with pytest.raises(WritesAhead):
+            node.set_warm_address("gonka1ahead")
+        assert node.warm_address() is None
+        host._gonka_facts.ahead = False
+        node.set_warm_address("gonka1ahead")      # when the operation really runs
+    assert node.warm_address() == "gonka1ahead"
