@@ -50,8 +50,9 @@ sandbox-status: venv
 demo: deps venv
 	BIN=$(BIN) N=$(N) sandbox/demo.sh
 
-# Fleet no-op figures (bench/noop.py): HOSTS hosts, RTT ms added to each SSH round trip.
+# Fleet no-op figures (bench/noop.py): HOSTS hosts, RTT ms added to each SSH round trip;
+# BENCH_ARGS=--compare measures the no-op as before too.
 HOSTS ?= 20
 RTT   ?= 50
 bench: deps venv
-	$(BIN)/python bench/noop.py --hosts $(HOSTS) --rtt-ms $(RTT)
+	$(BIN)/python bench/noop.py --hosts $(HOSTS) --rtt-ms $(RTT) $(BENCH_ARGS)

@@ -39,17 +39,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "sandbox")]
 
 
-PROFILED = """import cProfile, runpy, sys, time
-profile = cProfile.Profile(time.process_time)
-profile.enable()
-try:
-    runpy.run_module("pyinfra", run_name="__main__", alter_sys=True)
-finally:
-    profile.disable()
-    profile.dump_stats({path!r})
-"""
-
-
 def cpu_children() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -59,13 +48,10 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def apply(inventory: Path, env: dict, counts: Path, extra: list[str] = (),
-          profile: Path | None = None) -> dict:
+def apply(inventory: Path, env: dict, counts: Path, extra: list[str] = ()) -> dict:
     """One `pyinfra INVENTORY deploys/node.py -y`: wall, CPU, rc, totals, remote commands
     (kept in `counts`, with each command's first characters and seconds)."""
     argv = [sys.executable, "-m", "pyinfra", str(inventory), "deploys/node.py", "-y", *extra]
-    if profile:  # CPU time (process_time), not wall: greenlets wait for hosts in the hub
-        argv[1:3] = ["-c", PROFILED.format(path=str(profile))]
     cpu0, t0 = cpu_children(), time.monotonic()
     p = subprocess.run(argv, cwd=REPO, env={**env, "GONKA_DEPLOY_COUNT_COMMANDS": str(counts)},
                        capture_output=True, text=True, timeout=3600)
@@ -135,27 +121,6 @@ def noops(runs: int, n: int, full: Path, single: Path, env: dict, counts: Path,
           f"machine load now {load()}", flush=True)
 
 
-def profile(full: Path, env: dict, counts: Path, n: int) -> None:
-    """Where a no-op's controller CPU goes, by the package the time is spent in."""
-    import pstats
-
-    path = counts / "noop.prof"
-    run = apply(full, env, counts / "noop-profiled.json", profile=path)
-    check(run, noop=True)
-    stats = pstats.Stats(str(path))
-    by: dict[str, float] = {}
-    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():
-        parts = Path(filename).parts
-        key = next((p for p in ("gevent", "paramiko", "cryptography", "pyinfra_cli", "pyinfra",
-                                "pydantic", "jinja2", "gonka_deploy", "roles", "yaml")
-                    if p in parts), "python/other")
-        by[key] = by.get(key, 0.0) + tottime
-    total = sum(by.values())
-    print(f"controller CPU of a profiled {n}-host no-op: {total:.2f} s; by package: "
-          + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(by.items(), key=lambda kv: -kv[1])),
-          flush=True)
-
-
 def one_host_inventory(full: Path, out: Path) -> Path:
     """The first host of `full` alone, in its own inventories/ (same group name, same group
     data, same host data: the same node as in the fleet run)."""
@@ -175,9 +140,6 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="no-op runs per fleet size")
     ap.add_argument("--compare", action="store_true",
                     help="also measure the no-op without the fact cache and with barriers")
-    ap.add_argument("--profile", action="store_true",
-                    help="one more no-op of N hosts under cProfile: where the controller's "
-                         "CPU goes")
     ap.add_argument("--docker", action="store_true",
                     help="hosts with Docker preinstalled (a shorter first apply)")
     args = ap.parse_args()
@@ -226,8 +188,6 @@ def main() -> int:
                           {"GONKA_DEPLOY_FACT_CACHE": "0", "GONKA_DEPLOY_BARRIERS": "1"}))
         for label, extra in modes:
             noops(args.runs, n, full, single, {**env, **extra}, counts, label)
-        if args.profile:
-            profile(full, env, counts, n)
         print(f"(inventories, node state, and in counts/ each run's commands: {out})", flush=True)
         return 0
     finally:
