@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 N      ?= 2
 
 .PHONY: deps venv test lint inventory-docs validate render prometheus-targets demo sandbox-up \
-	sandbox-down sandbox-status
+	sandbox-down sandbox-status bench
 
 # The venv is (re)built when pyproject.toml changes: pinned dependencies only.
 $(VENV)/.installed: pyproject.toml
@@ -49,3 +49,10 @@ sandbox-status: venv
 
 demo: deps venv
 	BIN=$(BIN) N=$(N) sandbox/demo.sh
+
+# Fleet no-op figures (bench/noop.py): HOSTS hosts, RTT ms added to each SSH round trip;
+# BENCH_ARGS=--compare measures the no-op as before too.
+HOSTS ?= 20
+RTT   ?= 50
+bench: deps venv
+	$(BIN)/python bench/noop.py --hosts $(HOSTS) --rtt-ms $(RTT) $(BENCH_ARGS)

@@ -13,6 +13,8 @@ from pyinfra import logger
 from pyinfra.api.state import BaseStateCallback
 from pyinfra_cli.exceptions import CliError
 
+from .counting import counter_from_env
+from .factcache import FactCache, enabled as fact_cache_enabled
 from .report import render_report
 from .schema import HostConfig
 from .state import NodeState
@@ -103,14 +105,26 @@ def install() -> None:
     if getattr(run_state, "_gonka_hooked", False):
         return
     original_init = run_state.init
+    counter = counter_from_env()  # the bench's command count (off by default)
 
     def init(*args, **kwargs):
         original_init(*args, **kwargs)
         run_state.add_callback_handler(ValidateBeforeConnect())
         run_state.add_callback_handler(AuditRecorder())
+        if counter:  # first: it counts what really leaves, under the cache
+            run_state.add_callback_handler(counter)
+        if fact_cache_enabled():
+            run_state.add_callback_handler(FactCache())
 
     run_state.init = init
     run_state._gonka_hooked = True
+    # No barrier per operation with -y (gonka_deploy/flow.py). The CLI calls `run_ops` by its
+    # module-level name after loading this config: replace that name for this process.
+    import pyinfra_cli.cli
+
+    from . import flow
+
+    pyinfra_cli.cli.run_ops = flow.run_ops
 
 
 def host_topology(config: HostConfig, host=None):

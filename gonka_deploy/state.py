@@ -194,6 +194,10 @@ def _check_may_write() -> None:
 
     if not ctx_state.isset():
         return  # outside pyinfra (the CLI, tests): the caller decides
+    from .factcache import WritesAhead, reading_ahead
+
+    if reading_ahead():  # an operation evaluated ahead of its run (factcache.py)
+        raise WritesAhead()
     run = ctx_state.get()
     if not getattr(run, "is_executing", True):
         raise DryRunWrite("local state must not be written before the run executes")

@@ -45,8 +45,11 @@ def read_chain(w: pp.Wanted, warm: str | None) -> tuple[pp.View | None, str | No
         return None, (f"the seed api {url} answered {found['status'] or 'nothing'} after "
                       f"{found.get('attempts', 1)} attempt(s)")
     registered = found["status"] == 200 and bool((found.get("json") or {}).get("participant"))
-    facts = {name: need(host.get_fact(FACTS[name], url=u, attempts=ATTEMPTS), name)
-             for name, u in pp.urls(w, warm).items()}
+    # every read first, then each checked: the reads are independent, so they are read ahead
+    # together (gonka_deploy/factcache.py), not one round trip each
+    read = {name: host.get_fact(FACTS[name], url=u, attempts=ATTEMPTS)
+            for name, u in pp.urls(w, warm).items()}
+    facts = {name: need(value, name) for name, value in read.items()}
     view = pp.View(registered, facts)
     errors = view.errors()
     return (None, "; ".join(errors)) if errors else (view, None)

@@ -83,6 +83,7 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024     # the default 5 overflows when a whole fleet starts at once
 
 
 def main(argv: list[str] | None = None) -> None:

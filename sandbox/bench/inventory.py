@@ -39,10 +39,15 @@ def keyring_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(24))
 
 
-def host_entry(host, key: str, sim: dict | None = None, model: str = DEFAULT_MODEL) -> tuple:
+def host_entry(host, key: str, sim: dict | None = None, model: str = DEFAULT_MODEL,
+               ssh: tuple[str, int] | None = None) -> tuple:
+    """ssh: (hostname, port) the controller connects to instead of the host's own address
+    (a latency relay, say); the host's public address stays its own."""
     gpu = (sim or {}).get("gpu") or {"model": "H100", "count": 1, "vram_gb": 80}
+    hostname, port = ssh or (host.address, None)
     return (host.name, {
-        "ssh_hostname": host.address, "ssh_user": "ubuntu", "ssh_key": key,
+        "ssh_hostname": hostname, **({"ssh_port": port} if port else {}),
+        "ssh_user": "ubuntu", "ssh_key": key,
         "ssh_known_hosts_file": "/dev/null", "ssh_strict_host_key_checking": "off",
         "_sudo": True, "key_name": f"sandbox-{host.name}", "public_host": host.address,
         "account_pubkey": account_pubkey(), "data_disk": host.disk_name,
@@ -103,11 +108,14 @@ def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: st
 
 def write(repo: Path, hosts: list, key: str, gateway: str, gonka_ref: str | None = None,
           model: str = DEFAULT_MODEL, model_commit: str | None = None,
-          sims: dict | None = None, images: dict | None = None) -> list[Path]:
+          sims: dict | None = None, images: dict | None = None,
+          ssh: dict | None = None) -> list[Path]:
     """Write the inventory, its group data and one secrets file per host; return the paths.
-    hosts: bench Host objects; sims: {host name: sim settings} (for the gpu entry)."""
+    hosts: bench Host objects; sims: {host name: sim settings} (for the gpu entry); ssh:
+    {host name: (hostname, port)} where the controller connects elsewhere (latency relays)."""
     repo = Path(repo)
-    entries = [host_entry(h, key, (sims or {}).get(h.name), model) for h in hosts]
+    entries = [host_entry(h, key, (sims or {}).get(h.name), model, (ssh or {}).get(h.name))
+               for h in hosts]
     lines = [HEADER, "sandbox_hosts = ["]
     # pformat keeps the generated files readable and within the project's line length
     lines += ["    " + pformat(e, width=94, sort_dicts=False).replace("\n", "\n    ") + ","

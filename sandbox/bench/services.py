@@ -54,6 +54,8 @@ def start_services(fleet, state: dict, hf_args: list[str] | None = None) -> None
         raise RuntimeError(f"gonkarepo build failed (rc {p.returncode}):\n"
                            f"{p.stdout[-2000:]}{p.stderr[-2000:]}")
     state["gonka_ref"] = m.group(1)
-    _serve_once(fleet, "git", ["git", "daemon", "--reuseaddr", f"--listen={gw}", "--port=9418",
-                               f"--base-path={gitdir}", "--export-all"], 9418, cwd=gitdir)
+    # the real git daemon per connection (--inetd) behind a deep accept queue: its own
+    # listener's backlog of 5 drops clones when a whole fleet starts at once (gitserve.py)
+    _serve_once(fleet, "git", [py, str(Path(__file__).with_name("gitserve.py")),
+                               f"--listen={gw}:9418", f"--base-path={gitdir}"], 9418, cwd=gitdir)
     state["services"].append(f"git daemon      git://{gw}/gonka.git ({m.group(2)})")

@@ -47,6 +47,9 @@ def listen_addrs(args, defaults: dict[str, int], main: str) -> dict[str, tuple[s
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default accept queue is 5: a fleet of 20 hosts starting downloads at once
+    # overflows it (dropped or reset connections); the kernel caps this at somaxconn
+    request_queue_size = 1024
 
 
 def serve(role: str, name: str, addr: tuple[str, int], handler: type) -> Server:

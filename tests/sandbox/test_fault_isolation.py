@@ -1,7 +1,9 @@
 """A host whose SSH connection dies fails alone: the other host of the same run converges, and a
 re-run converges the first with one key and one registration. Two places to die: inside a wait
-(the host polls over a dead connection), and at the barrier while the other host still waits
-(its next operation reads its facts over a dead connection: pyinfra hands the operation None)."""
+(the host polls over a dead connection), with each host through its operations on its own
+(gonka_deploy/flow.py, the default with -y); and at pyinfra's barrier while the other host still
+waits (GONKA_DEPLOY_BARRIERS=1: its next operation reads its facts over a dead connection,
+pyinfra hands the operation None). The audit records each host's own outcome."""
 
 from __future__ import annotations
 
@@ -44,7 +46,10 @@ def test_ssh_cut_fails_that_host_only(fleet, sandbox_network, tmp_path, cut):
         inventory.write_text(f"hosts = {entries!r}\n")
         state = tmp_path / "nodes"
         # unbuffered: the lines are read while the run goes on
-        env = dict(os.environ, PYTHONUNBUFFERED="1", GONKA_STATE_DIR=str(state),
+        # "while the other host waits" is pyinfra's barrier: without barriers the fast host
+        # does not wait for the slow one at all
+        barriers = {"GONKA_DEPLOY_BARRIERS": "1"} if cut == "while the other host waits" else {}
+        env = dict(os.environ, **barriers, PYTHONUNBUFFERED="1", GONKA_STATE_DIR=str(state),
                    GONKA_KEYRING_PASSWORD=PASSWORD,
                    GONKA_SECRETS_DIR=str(tmp_path / "no-secrets"),
                    GONKASIM_LOG_DIR=str(tmp_path / "local-cli"),
@@ -66,14 +71,20 @@ def test_ssh_cut_fails_that_host_only(fleet, sandbox_network, tmp_path, cut):
         victim.run("pkill -KILL -f 'sshd: [u]buntu'")  # [u]: not this command itself
         rest, _ = proc.communicate(timeout=900)
         out = "".join(seen) + rest
+        (tmp_path / "first-run.txt").write_text(out)   # for a post-mortem
         assert proc.returncode != 0, out[-4000:]
         assert "An internal exception occurred" not in out, out[-6000:]
         assert "Traceback" not in out.split("--> Results", 1)[-1]
         # the survivor went through all seven phases, verification included
         kept = NodeState(f"e2e-{survivor.name}", root=state).verification()
         assert kept is not None and kept.ok, out[-6000:]
-        assert NodeState(f"e2e-{victim.name}", root=state).verification() is None
+        assert NodeState(f"e2e-{victim.name}", root=state).verification() is None, out[-6000:]
         assert f"[{victim.name}]" in out.split("--> Results", 1)[0]
+        # the audit (per-operation callbacks) records each host's own outcome
+        (cut_short,) = NodeState(f"e2e-{victim.name}", root=state).audit()
+        assert cut_short.failed, cut_short
+        (whole,) = NodeState(f"e2e-{survivor.name}", root=state).audit()
+        assert whole.changes and not whole.failed, whole
 
         # The re-run converges the slow host; one key, one registration on each host.
         done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True,
