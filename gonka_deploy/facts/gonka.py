@@ -43,6 +43,9 @@ class HttpGet(FactBase[dict[str, Any]]):
         {"status": 404, "attempts": 1, "body": "{...}", "json": {"code": 5}}
     """
 
+    # A 5xx whose body holds this text is a definite answer: not retried (see http_get.sh).
+    final_text = ""
+
     @override
     def requires_command(self, url: str, attempts: int = 1) -> str:
         return "curl"
@@ -50,6 +53,8 @@ class HttpGet(FactBase[dict[str, Any]]):
     @override
     def command(self, url: str, attempts: int = 1) -> StringCommand:
         args = [QuoteString(url)] + ([str(int(attempts))] if attempts > 1 else [])
+        if attempts > 1 and self.final_text:
+            args.append(QuoteString(self.final_text))
         return StringCommand("sh", "-c", QuoteString(HTTP_SCRIPT), "_", *args)
 
     @override

@@ -246,6 +246,10 @@ class FeeAllowance(_ChainGet):
          "expiration": "2027-11-30T10:00:00Z"}
     """
 
+    # No grant: the gateway answers 500 with "fee-grant not found" (see the module's docstring),
+    # a definite answer that is not retried.
+    final_text = "fee-grant not found"
+
     def parse(self, doc, raw) -> FeeAllowanceFact:
         allowance = (doc.get("allowance") or {}).get("allowance") or {}
         # A filtered or periodic allowance wraps the basic one.

@@ -60,6 +60,18 @@ def test_http_get_takes_a_404_as_final_at_once(server):
     assert len(seen) == 1
 
 
+def test_http_get_takes_a_5xx_with_the_final_text_as_final_and_retries_another(server):
+    url, answers, seen = server
+    # the gateway's answer to a fee grant that does not exist (cosmossdk.io/x/feegrant)
+    answers += [(500, '{"code": 2, "message": "fee-grant not found: not found"}')]
+    out = run("http_get.sh", url, "4", "fee-grant not found").stdout.splitlines()
+    assert out[:2] == ["500", "attempts=1"] and len(seen) == 1
+    answers[:] = [(500, '{"code": 2, "message": "panic: store closed"}'), (200, "{}")]
+    seen.clear()
+    out = run("http_get.sh", url, "4", "fee-grant not found").stdout.splitlines()
+    assert out[:2] == ["200", "attempts=2"] and len(seen) == 2
+
+
 def test_http_get_gives_up_after_its_attempts_with_nothing_answering():
     out = run("http_get.sh", "http://127.0.0.1:9/none", "3").stdout.splitlines()
     assert out[:2] == ["000", "attempts=3"]
