@@ -176,7 +176,11 @@ def test_a_second_concurrent_apply_is_refused_naming_the_first(scenario):
     old = scenario["old"]
     first = background(scenario, "old", NODE, "-y")
     try:
-        holder = json.loads(poll(old, f"cat {HOLDER}", secs=120))
+        holder = json.loads(poll(old, f"grep -q deploys/node.py {HOLDER} && cat {HOLDER}",
+                                 secs=120))
+        # A converged host's apply takes seconds: hold the first run where it is (its SSH
+        # session, and so its lock, stays open) while the second one tries.
+        os.killpg(first.pid, signal.SIGSTOP)
         assert holder["deploy"] == "deploys/node.py" and holder["who"] == who()
         lock_a = f"{JOIN}/.gonka-deployment.lock"
         # upstream's deployment-lock.sh does `flock -n 9` on lock-a: it cannot while we apply
@@ -191,6 +195,7 @@ def test_a_second_concurrent_apply_is_refused_naming_the_first(scenario):
         assert "Phase 1" not in out.split("run lock: another run")[1], "it went on"
         print(f"second apply refused after {took:.1f} s")
         assert first.poll() is None, "the first apply ended before the second was refused"
+        os.killpg(first.pid, signal.SIGCONT)
         first_out, _ = first.communicate(timeout=900)
         assert first.returncode == 0, first_out[-4000:]
     finally:
