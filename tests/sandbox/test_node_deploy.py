@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -105,13 +106,19 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
     fleet.remove(hosts)
 
 
-def pyinfra(scenario, *args, limit=None, timeout=600, background=False):
+def pyinfra(scenario, *args, limit=None, timeout=600, background=False, drain=False):
+    """Run the deploy; ``background``: a Popen whose output the caller reads, or, with
+    ``drain``, is read into ``proc.lines`` by a thread (a full pipe would stop pyinfra)."""
     argv = [sys.executable, "-m", "pyinfra", str(scenario["inventory"]), str(DEPLOY), *args]
     for name in limit or []:
         argv += ["--limit", name]
     if background:
-        return subprocess.Popen(argv, cwd=REPO, env=scenario["env"], stdout=subprocess.PIPE,
+        proc = subprocess.Popen(argv, cwd=REPO, env=scenario["env"], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        if drain:
+            proc.lines = []
+            threading.Thread(target=lambda: proc.lines.extend(proc.stdout), daemon=True).start()
+        return proc
     p = subprocess.run(argv, cwd=REPO, env=scenario["env"], capture_output=True, text=True,
                        timeout=timeout)
     return p.returncode, p.stdout + p.stderr
@@ -170,7 +177,7 @@ def test_cut_connection_mid_download_then_rerun_converges_and_refuses_the_xfs_di
     hosts, model = scenario["hosts"], scenario["network"]["model"]
     sha = scenario["network"]["model_commit"]
     first = scenario["hosts"][0]
-    proc = pyinfra(scenario, "-y", background=True)
+    proc = pyinfra(scenario, "-y", background=True, drain=True)
     # phases 1-3 come first (docker, images, the repo): minutes on a loaded machine
     deadline = time.monotonic() + 600
     pidfile = f"/mnt/ssd/hf/.gonka-deploy/{model.replace('/', '--')}@{sha}.pid"
@@ -178,7 +185,8 @@ def test_cut_connection_mid_download_then_rerun_converges_and_refuses_the_xfs_di
     while time.monotonic() < deadline and proc.poll() is None and not started:
         started = first.run(f"cat {pidfile} 2>/dev/null", check=False).strip()
         time.sleep(0.2)
-    assert proc.poll() is None, "pyinfra ended before the download started:\n" + proc.stdout.read()
+    assert proc.poll() is None, "pyinfra ended before the download started:\n" + "".join(
+        proc.lines)
     os.killpg(proc.pid, signal.SIGKILL)  # the operator's laptop drops: SSH sessions die
     proc.wait(timeout=30)
     assert started, "the download did not start within 600 s"
