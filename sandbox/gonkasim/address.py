@@ -167,3 +167,12 @@ def address_from_b64(pubkey_b64: str, hrp: str = HRP) -> str:
     if len(raw) != 33 or raw[0] not in (2, 3):
         raise ValueError(f"not a compressed secp256k1 public key ({len(raw)} bytes)")
     return address_from_pubkey(raw, hrp)
+
+
+def is_account(text: str) -> bool:
+    """Whether ``text`` is a gonka account address (bech32, 20 bytes)."""
+    try:
+        hrp, payload = bech32_decode(text)
+    except ValueError:
+        return False
+    return hrp == HRP and len(payload) == 20

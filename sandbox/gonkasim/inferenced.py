@@ -322,14 +322,6 @@ def register(pos: list[str], flags: dict) -> int:
 # Subcommands and their positional arguments: gonka-ai/gonka@ee730031 inference-chain/x/inference/
 # module/autocli.go, x/collateral/module/autocli.go, module/commands.go (grant-ml-ops-permissions);
 # authz/feegrant as the cosmos-sdk CLI. Flags: the SDK's tx flags.
-def _is_address(text: str) -> bool:
-    try:
-        hrp, payload = address.bech32_decode(text)
-    except ValueError:
-        return False
-    return hrp == "gonka" and len(payload) == 20
-
-
 def _coin(text: str) -> dict:
     import re
 
@@ -344,7 +336,7 @@ def _sender(flags: dict, offline_ok: bool) -> tuple[str, dict | None]:
     name = str(flags.get("--from") or "")
     if not name:
         raise CLIError("--from is required")
-    if _is_address(name):
+    if address.is_account(name):
         if not offline_ok:
             raise CLIError(f"key with address {name} not found: key not found")
         return name, None
@@ -514,7 +506,7 @@ def grant_ml_ops(args: list[str], flags: dict) -> int:
     if len(args) != 2:
         raise CLIError(f"accepts 2 arg(s), received {len(args)}")
     cold, warm = args
-    if not _is_address(warm):
+    if not address.is_account(warm):
         raise CLIError(f"invalid ml operational address {warm}: expected gonka1... (20 bytes)")
     if not cold:
         raise CLIError("account key name is empty")

@@ -484,24 +484,16 @@ def validate_basic(msg: dict) -> None:
     if kind not in (INTENT, DELEGATE, REFUSE):
         return
     sender = str(msg.get("sender", ""))
-    if not _is_address(sender):
+    if not address.is_account(sender):
         raise TxError("sdk", 7, f"invalid sender address ({sender}): invalid address")
     if not msg.get("model_id"):
         raise TxError("sdk", 18, "model_id required: invalid request")
     if kind == DELEGATE and msg.get("delegate_to"):
-        if not _is_address(msg["delegate_to"]):
+        if not address.is_account(msg["delegate_to"]):
             raise TxError("sdk", 7, f"invalid delegate_to address ({msg['delegate_to']}): "
                           "invalid address")
         if msg["delegate_to"] == sender:
             raise TxError("inference", 1175, "sender cannot delegate to self")
-
-
-def _is_address(text: str) -> bool:
-    try:
-        hrp, payload = address.bech32_decode(text)
-    except ValueError:
-        return False
-    return hrp == "gonka" and len(payload) == 20
 
 
 def expiry_in_a_year() -> str:
