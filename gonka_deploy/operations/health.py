@@ -29,17 +29,20 @@ def _get(url: str) -> tuple[int, str] | None:
 PROGRESS_EVERY = 15.0  # seconds between two "still waiting" lines
 
 
-def _poll(url: str, what: str, timeout: float, interval: float) -> bool:
+def _wait(get, url: str, what: str, where: str, timeout: float, interval: float) -> bool:
+    """The bounded wait both operations run: ``get()`` is (status, detail) of one check, or
+    None when the check command could not run on the host (HOST_GONE_AFTER of those in a row
+    end the wait); ``where`` qualifies ``what`` in the messages (" in its container")."""
     started = time.monotonic()
     deadline = started + timeout
     next_note = started + PROGRESS_EVERY
     gone = 0
     while True:
-        got = _get(url)
+        got = get()
         gone = gone + 1 if got is None else 0
-        status, body = got or (0, "")
+        status, detail = got or (0, "")
         if 200 <= status < 300:
-            logger.info(f"{host.print_prefix}{what} answers after "
+            logger.info(f"{host.print_prefix}{what} answers{where} after "
                         f"{time.monotonic() - started:.1f} s")
             return True
         if gone >= HOST_GONE_AFTER:
@@ -48,14 +51,19 @@ def _poll(url: str, what: str, timeout: float, interval: float) -> bool:
             return False
         now = time.monotonic()
         if now > deadline:
-            logger.error(f"{host.print_prefix}{what} did not answer within {timeout:.0f} s "
-                         f"({url}: status {status or 'none'} {body[:200]})")
+            logger.error(f"{host.print_prefix}{what} did not answer{where} within "
+                         f"{timeout:.0f} s ({url}: status {status or 'none'} "
+                         f"{str(detail)[:200]})")
             return False
         if now >= next_note:
-            logger.info(f"{host.print_prefix}still waiting for {what} ({url}: status "
+            logger.info(f"{host.print_prefix}still waiting for {what}{where} ({url}: status "
                         f"{status or 'none'}), {now - started:.0f} s of {timeout:.0f} s")
             next_note = now + PROGRESS_EVERY
         time.sleep(interval)  # the poll interval of a bounded wait
+
+
+def _poll(url: str, what: str, timeout: float, interval: float) -> bool:
+    return _wait(lambda: _get(url), url, what, "", timeout, interval)
 
 
 @operation()
@@ -89,24 +97,10 @@ def _probe(directory: str, files: list[str], service: str, url: str) -> tuple[in
 
 def _poll_service(directory: str, files: list[str], service: str, url: str, what: str,
                   timeout: float, interval: float) -> bool:
-    started = time.monotonic()
-    next_note = started + PROGRESS_EVERY
-    while True:
-        status, doc = _probe(directory, files, service, url)
-        now = time.monotonic()
-        if 200 <= status < 300:
-            logger.info(f"{host.print_prefix}{what} answers in its container after "
-                        f"{now - started:.1f} s")
-            return True
-        if now - started > timeout:
-            logger.error(f"{host.print_prefix}{what} did not answer in its container within "
-                         f"{timeout:.0f} s ({url}: status {status or 'none'} {str(doc)[:200]})")
-            return False
-        if now >= next_note:
-            logger.info(f"{host.print_prefix}still waiting for {what} in its container ({url}: "
-                        f"status {status or 'none'}), {now - started:.0f} s of {timeout:.0f} s")
-            next_note = now + PROGRESS_EVERY
-        time.sleep(interval)  # the poll interval of a bounded wait
+    # the in-container probe always runs to an answer (status 0 when it could not): never
+    # "gone", as before
+    return _wait(lambda: _probe(directory, files, service, url), url, what, " in its container",
+                 timeout, interval)
 
 
 @operation()
