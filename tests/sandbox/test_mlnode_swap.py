@@ -9,19 +9,14 @@ upstream differs). The MLNode sim takes a few seconds to load its model after a 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
-import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from gonka_deploy.state import NodeState
-from tests.conftest import REPO
+from tests.sandbox.onehost import converged, no_changes, pyinfra, wait_for, write_inventory
 
 pytestmark = pytest.mark.sandbox
 PASSWORD = "swap-Keyring-pass-2026"
@@ -58,42 +53,21 @@ with open(out, "w", buffering=1) as log:
 
 @pytest.fixture(scope="module")
 def swap_host(fleet, sandbox_network, tmp_path_factory):
-    (host,) = fleet.add(1, prefix="swp", docker=True,
-                        sim={"mlnode_load_seconds": 3, "mlnode_broken_tags": [BROKEN]})
-    state_dir = tmp_path_factory.mktemp("nodes")
-    data = {**host.ssh_data("ubuntu"), **sandbox_network["group_data"],
-            "key_name": f"e2e-{host.name}", "public_host": host.address,
-            "account_pubkey": "A7VwCjbb0FCH8pUL0DoJ1Mx2Hj1Fz0ltsnJ1QSy9kN1u",
-            "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
-            "mlnodes": [{"id": "node1", "models": [sandbox_network["model"]]}],
-            "mlnode_versions": [version("3.0.13")], "mlnode_swap_timeout_s": 120}
-    ctx = {"host": host, "data": data, "inventory": tmp_path_factory.mktemp("inv") / "swp.py",
-           "env": dict(os.environ, GONKA_STATE_DIR=str(state_dir), GONKA_KEYRING_PASSWORD=PASSWORD,
-                       GONKA_SECRETS_DIR=str(state_dir / "none"))}
-    write_inventory(ctx)
-    rc, out = pyinfra(ctx, "deploys/node.py")
-    assert rc == 0, out[-4000:]
+    ctx = converged(fleet, sandbox_network, tmp_path_factory, prefix="swp", group="swap_hosts",
+                    password=PASSWORD, mlnode_versions=[version("3.0.13")],
+                    sim={"mlnode_load_seconds": 3, "mlnode_broken_tags": [BROKEN]},
+                    mlnode_swap_timeout_s=120)
     yield ctx
-    host.run("touch /tmp/swapload.stop", check=False)
-    fleet.remove([host])
+    ctx["host"].run("touch /tmp/swapload.stop", check=False)
+    fleet.remove([ctx["host"]])
 
 
 def version(tag: str) -> dict:
     return {"version": "v3.0.8", "image": IMAGE.format(tag), "current": True}
 
 
-def write_inventory(ctx) -> None:
-    ctx["inventory"].write_text(f"swap_hosts = {[(ctx['host'].name, ctx['data'])]!r}\n")
 
 
-def pyinfra(ctx, deploy: str, *args) -> tuple[int, str]:
-    # --dry with -y skips pyinfra's change detection: a dry run must print what it would do
-    yes = [] if "--dry" in args else ["-y"]
-    argv = [sys.executable, "-m", "pyinfra", str(ctx["inventory"]), str(REPO / deploy), *yes,
-            *args]
-    p = subprocess.run(argv, cwd=REPO, env=ctx["env"], capture_output=True, text=True,
-                       timeout=600)
-    return p.returncode, p.stdout + p.stderr
 
 
 def swap_to(ctx, tag: str, *args) -> tuple[int, str]:
@@ -102,19 +76,8 @@ def swap_to(ctx, tag: str, *args) -> tuple[int, str]:
     return pyinfra(ctx, "deploys/mlnode_upgrade.py", "--data", "stage=swap", *args)
 
 
-def no_changes(out: str) -> bool:
-    total = re.search(r"Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)", out)
-    return bool(total) and total.group(2) == "-" and total.group(3) == "-"
 
 
-def wait_for(what: str, check, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)  # poll interval of a bounded wait
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Load:

@@ -10,17 +10,13 @@ versioned one reaches the version its path names, and `/` ends on the version th
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
 import subprocess
-import sys
-import time
 
 import pytest
 
 from gonka_deploy.operations.nginx import UPDATE_SCRIPT
-from tests.conftest import REPO
+from tests.sandbox.onehost import converged, no_changes, pyinfra, wait_for, write_inventory
 
 pytestmark = pytest.mark.sandbox
 TAGS = {"v3.0.8": "3.0.13", "v3.0.9": "3.0.14"}
@@ -73,58 +69,27 @@ with open(out, "w", buffering=1) as log:
 
 @pytest.fixture(scope="module")
 def upgrade_host(fleet, sandbox_network, tmp_path_factory):
-    (host,) = fleet.add(1, prefix="upg", docker=True)
-    state_dir = tmp_path_factory.mktemp("nodes")
-    data = {**host.ssh_data("ubuntu"), **sandbox_network["group_data"],
-            "key_name": f"e2e-{host.name}", "public_host": host.address,
-            "account_pubkey": "A7VwCjbb0FCH8pUL0DoJ1Mx2Hj1Fz0ltsnJ1QSy9kN1u",
-            "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
-            "mlnodes": [{"id": "node1", "models": [sandbox_network["model"]]}],
-            "mlnode_versions": [OLD]}
-    ctx = {"host": host, "data": data, "inventory": tmp_path_factory.mktemp("inv") / "upg.py",
-           "env": dict(os.environ, GONKA_STATE_DIR=str(state_dir), GONKA_KEYRING_PASSWORD=PASSWORD,
-                       GONKA_SECRETS_DIR=str(state_dir / "none"))}
-    write_inventory(ctx)
-    rc, out = pyinfra(ctx, "deploys/node.py")
-    assert rc == 0, out[-4000:]
+    ctx = converged(fleet, sandbox_network, tmp_path_factory, prefix="upg",
+                    group="upgrade_hosts", password=PASSWORD, mlnode_versions=[OLD])
     yield ctx
-    host.run("touch /tmp/load.stop", check=False)
-    fleet.remove([host])
+    ctx["host"].run("touch /tmp/load.stop", check=False)
+    fleet.remove([ctx["host"]])
 
 
-def write_inventory(ctx) -> None:
-    ctx["inventory"].write_text(f"upgrade_hosts = {[(ctx['host'].name, ctx['data'])]!r}\n")
 
 
-def pyinfra(ctx, deploy: str, *args) -> tuple[int, str]:
-    argv = [sys.executable, "-m", "pyinfra", str(ctx["inventory"]), str(REPO / deploy), "-y",
-            *args]
-    p = subprocess.run(argv, cwd=REPO, env=ctx["env"], capture_output=True, text=True,
-                       timeout=600)
-    return p.returncode, p.stdout + p.stderr
 
 
 def stage(ctx, name: str) -> tuple[int, str]:
     return pyinfra(ctx, "deploys/mlnode_upgrade.py", "--data", f"stage={name}")
 
 
-def no_changes(out: str) -> bool:
-    total = re.search(r"Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)", out)
-    return bool(total) and total.group(2) == "-" and total.group(3) == "-"
 
 
 def records(host) -> list[dict]:
     return [json.loads(line) for line in host.run("cat /tmp/load.jsonl").splitlines() if line]
 
 
-def wait_for(what: str, check, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)  # poll interval of a bounded wait
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def chain_height(host) -> int:
