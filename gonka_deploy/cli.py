@@ -146,7 +146,8 @@ def cmd_status(args) -> int:
     from .status import fleet_status, table
 
     try:
-        hosts = load_inventory(args.inventory, limit=args.limit)
+        # no gevent: status runs an ssh per host, in threads, and nothing of pyinfra's run
+        hosts = load_inventory(args.inventory, limit=args.limit, patch_stdlib=False)
     except FileNotFoundError as exc:
         raise SystemExit(f"gonka-deploy: {exc}") from None
     if not hosts:

@@ -122,9 +122,10 @@ def install() -> None:
     # module-level name after loading this config: replace that name for this process.
     import pyinfra_cli.cli
 
-    from . import flow
+    from . import flow, speedups
 
     pyinfra_cli.cli.run_ops = flow.run_ops
+    speedups.install()   # controller CPU per operation (gonka_deploy/speedups.py)
 
 
 def host_topology(config: HostConfig, host=None):

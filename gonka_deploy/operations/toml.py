@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import tomlkit
@@ -10,9 +11,30 @@ from pyinfra import host, logger, state
 from ..facts.files import ManagedFile
 from .util import operation, refuse, upload_text
 
+_MISSING = object()
+
+
+def has_keys(text: str, settings: dict[str, Any]) -> bool:
+    """Whether every dotted key already has its value (then :func:`set_keys` returns ``text``
+    unchanged). The stdlib's ``tomllib`` reads a config.toml some 20 times faster than
+    tomlkit parses it for editing: on a converged fleet most hosts need only this."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False    # set_keys decides (and tomlkit says what is wrong)
+    for dotted, value in settings.items():
+        node: Any = document
+        for name in dotted.split("."):
+            node = node.get(name, _MISSING) if isinstance(node, dict) else _MISSING
+        if node is _MISSING or node != value:
+            return False
+    return True
+
 
 def set_keys(text: str, settings: dict[str, Any]) -> str:
     """Return ``text`` with each dotted key set; everything else (comments included) kept."""
+    if has_keys(text, settings):
+        return text
     document = tomlkit.parse(text)
     for dotted, value in settings.items():
         *tables, key = dotted.split(".")

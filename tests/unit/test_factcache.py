@@ -41,6 +41,22 @@ def test_each_command_gets_its_own_output_and_exit_code():
     ]
 
 
+def test_reads_in_one_lane_run_one_after_the_other_and_each_keeps_its_output(tmp_path):
+    nonce = "0a1b2c3d4e5f6a7b"
+    flag = QuoteString(str(tmp_path / "first-done"))
+    commands = [StringCommand("touch", flag), "uname -s",
+                StringCommand("test", "-e", flag, "&&", "echo", "after"),   # lane 0, after 0
+                StringCommand("echo", "lane", "1")]
+    parts = split_batch(run(batch_command(commands, nonce, lanes=2)), 4, nonce)
+    assert [p[1] for p in parts] == [[], [subprocess.run(["uname", "-s"], capture_output=True,
+                                                          text=True).stdout.strip()],
+                                     ["after"], ["lane 1"]]
+    many = split_batch(run(batch_command(COMMANDS, nonce, lanes=len(COMMANDS) + 3)),
+                       len(COMMANDS), nonce)
+    assert many == split_batch(run(batch_command(COMMANDS, nonce, lanes=1)), len(COMMANDS),
+                               nonce)
+
+
 def test_an_output_cut_short_is_refused():
     nonce = "fedcba9876543210"
     lines = run(batch_command(COMMANDS, nonce))
