@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import shlex
@@ -143,21 +144,33 @@ def probe_args(config: HostConfig, clone_files: list[str] | None = None) -> dict
             "timeout": 5, "clone_path": config.gonka_path, "clone_files": clone_files or []}
 
 
-# Key exchange first tried by status's sessions (then the default list, so any server still
-# connects; ssh_config(5): a list that begins with "^" goes at the head of the default set).
+# Key exchange first tried by status's sessions, then the client's defaults, so any server still
+# connects (ssh_config(5): a list that begins with "^" goes at the head of the default set).
 # OpenSSH 9's default, sntrup761x25519-sha512, is post-quantum: measured here 67 ms of client
-# CPU per connection against 6 ms for curve25519-sha256, the whole of a 20-host status'
-# controller time. A status session carries no secret (the probe reads none, prints readings),
-# so it has nothing for a later quantum attack to decrypt; deploys go through pyinfra
-# (paramiko, no sntrup761) anyway.
+# CPU per connection against 6 ms for curve25519-sha256, most of a 20-host status' controller
+# time. A status session carries no secret (the probe reads none, prints readings), so it has
+# nothing for a later quantum attack to decrypt; deploys go through pyinfra (paramiko, which
+# has no sntrup761) anyway.
 STATUS_KEX = "^curve25519-sha256,curve25519-sha256@libssh.org"
 
 
-def ssh_argv(name: str, data: dict, timeout: float) -> list[str]:
+@functools.cache
+def kex_options() -> tuple[str, ...]:
+    """``-o KexAlgorithms=^…`` when this machine's ssh takes it (``ssh -G`` parses the option
+    and connects nowhere; an older client refuses the "^" form), else nothing."""
+    try:
+        p = subprocess.run(["ssh", "-G", "-o", f"KexAlgorithms={STATUS_KEX}", "status.invalid"],
+                           capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return ("-o", f"KexAlgorithms={STATUS_KEX}") if p.returncode == 0 else ()
+
+
+def ssh_argv(name: str, data: dict, timeout: float, options: tuple[str, ...] = ()) -> list[str]:
     """``ssh`` with the inventory's connection data (pyinfra's ``ssh_*`` keys)."""
     argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(min(timeout, 10)))}",
             "-o", "LogLevel=ERROR", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
-            "-o", f"KexAlgorithms={STATUS_KEX}"]
+            *options]
     if data.get("ssh_port"):
         argv += ["-p", str(data["ssh_port"])]
     if data.get("ssh_key"):
@@ -180,10 +193,11 @@ def remote_command(args: dict, sudo: bool) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def run_probe(name: str, data: dict, args: dict, timeout: float) -> tuple[dict | None, str | None]:
+def run_probe(name: str, data: dict, args: dict, timeout: float,
+              options: tuple[str, ...] = ()) -> tuple[dict | None, str | None]:
     """(the probe's document, None) or (None, why the host is unreachable)."""
     sudo = bool(data.get("_sudo")) and data.get("ssh_user") not in (None, "root")
-    argv = ssh_argv(name, data, timeout) + [remote_command(args, sudo)]
+    argv = ssh_argv(name, data, timeout, options) + [remote_command(args, sudo)]
     # Its own process group: on a timeout the whole group goes (ssh and anything it started,
     # a ProxyCommand say), so nothing holds the pipes open past the bound.
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -413,12 +427,14 @@ def clone_files(config: HostConfig) -> list[str]:
 def fleet_status(hosts: list[tuple[str, dict]], configs: dict[str, HostConfig],
                  timeout: float = DEFAULT_TIMEOUT) -> FleetStatus:
     t0 = time.monotonic()
+    options = kex_options()
 
     def one(item):
         name, data = item
         config = configs[name]
         start = time.monotonic()
-        doc, error = run_probe(name, data, probe_args(config, clone_files(config)), timeout)
+        doc, error = run_probe(name, data, probe_args(config, clone_files(config)), timeout,
+                               options)
         return host_status(name, config, doc, error, time.monotonic() - start,
                            last_apply(name, config), drift(config, doc))
 

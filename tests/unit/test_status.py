@@ -18,7 +18,14 @@ import pytest
 
 from gonka_deploy.address import account_address
 from gonka_deploy.hostside import HERE, source
-from gonka_deploy.status import host_status, remote_command, run_probe, ssh_argv
+from gonka_deploy.status import (
+    STATUS_KEX,
+    host_status,
+    kex_options,
+    remote_command,
+    run_probe,
+    ssh_argv,
+)
 from tests.unit.helpers import PUBKEY_02, host_config
 
 ADDRESS = account_address(PUBKEY_02)
@@ -243,7 +250,27 @@ def test_ssh_argv_uses_the_inventory_connection_data():
     assert argv[-1] == "ubuntu@10.0.0.5"
     assert ["-p", "2222"] == argv[argv.index("-p"):argv.index("-p") + 2]
     assert "StrictHostKeyChecking=no" in argv and "UserKnownHostsFile=/dev/null" in argv
+    kex = ssh_argv("gpu-01", {}, 30, ("-o", f"KexAlgorithms={STATUS_KEX}"))
+    assert kex[kex.index(f"KexAlgorithms={STATUS_KEX}") - 1] == "-o"
     assert remote_command({"a": "b c"}, sudo=True) == "sudo -n python3 - '{\"a\": \"b c\"}'"
+
+
+def test_the_cheap_key_exchange_goes_first_only_where_the_client_takes_it(tmp_path,
+                                                                        monkeypatch):
+    kex_options.cache_clear()
+    try:
+        assert kex_options() == ("-o", f"KexAlgorithms={STATUS_KEX}")  # this machine's OpenSSH
+        kex_options.cache_clear()
+        old = tmp_path / "ssh"    # an ssh before "^" lists: refuses the option, exit 255
+        # readconf.c's words for a list it cannot parse, on a -o option
+        old.write_text("#!/bin/sh\necho \"command-line line 0: Bad SSH2 KexAlgorithms "
+                       "'${4#KexAlgorithms=}'.\" >&2\nexit 255\n")
+        old.chmod(stat.S_IRWXU)
+        monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        assert kex_options() == ()
+        assert not any("Kex" in word for word in ssh_argv("h", {}, 30, kex_options()))
+    finally:
+        kex_options.cache_clear()
 
 
 def test_a_host_that_hangs_times_out_without_holding_the_others(tmp_path, monkeypatch):
@@ -259,3 +286,21 @@ def test_a_host_that_hangs_times_out_without_holding_the_others(tmp_path, monkey
 
 def test_probe_is_a_real_file():
     assert (HERE / "status_probe.py").is_file()
+
+
+def test_status_loads_the_inventory_without_gevent_patching_subprocess():
+    code = (
+        "import json, sys\n"
+        "from gonka_deploy.validate import load_inventory\n"
+        "hosts = load_inventory('inventories/prod.py', patch_stdlib=False)\n"
+        "import gevent.monkey, subprocess\n"
+        "print(json.dumps([[h for h, _ in hosts], gevent.monkey.is_module_patched('subprocess'),"
+        " subprocess.Popen.__module__]))\n")
+    unpatched = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                          text=True, check=True, cwd=HERE.parents[1]).stdout)
+    patched = json.loads(subprocess.run(
+        [sys.executable, "-c", code.replace("patch_stdlib=False", "patch_stdlib=True")],
+        capture_output=True, text=True, check=True, cwd=HERE.parents[1]).stdout)
+    assert unpatched[0] == patched[0] and unpatched[0]           # the same hosts
+    assert unpatched[1:] == [False, "subprocess"]
+    assert patched[1:] == [True, "gevent.subprocess"]
