@@ -21,6 +21,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -201,8 +202,10 @@ def test_a_second_concurrent_apply_is_refused_naming_the_first(scenario):
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
-    # its SSH connection closed: the lock is free, and a new apply runs
-    poll(old, f"flock -n {JOIN}/.gonka-deployment.lock true", secs=30)
+    # its SSH connection closed: the locks are free (the holder drops its file, then its
+    # locks: wait for both, or the next test's run could meet the last moment of this one)
+    poll(old, f"flock -n {JOIN}/.gonka-deployment.lock true && "
+              "flock -n /run/lock/gonka-deploy.lock true", secs=30)
     rc, out = pyinfra(scenario, "old", NODE, "-y")
     assert rc == 0 and no_change(out), out[-3000:]
 
@@ -210,8 +213,16 @@ def test_a_second_concurrent_apply_is_refused_naming_the_first(scenario):
 def test_a_dead_runs_lock_is_taken_over_by_the_next(scenario):
     old = scenario["old"]
     victim = background(scenario, "old", NODE, "-y")
-    holder = json.loads(poll(old, f"cat {HOLDER}", secs=120))
-    os.killpg(victim.pid, signal.SIGKILL)  # the operator's laptop dies mid-run
+    lines: list[str] = []   # read by a thread: a full pipe would stop the run
+    threading.Thread(target=lambda: lines.extend(victim.stdout), daemon=True).start()
+    try:
+        holder = json.loads(poll(old, f"cat {HOLDER}", secs=120))
+    except RuntimeError:   # the poll's timeout
+        victim.poll()
+        raise AssertionError(f"no lock holder seen; the run (rc {victim.returncode}) said:\n"
+                             + "".join(lines)[-3000:]) from None
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)  # the operator's laptop dies mid-run
     victim.wait(timeout=30)
     rc, out = pyinfra(scenario, "old", BACKUP, "-y")
     assert rc == 0, out[-3000:]
