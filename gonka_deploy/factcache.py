@@ -56,10 +56,6 @@ class _WouldRun(BaseException):
     """The look-ahead reached a command that is not a fact read: stop before it leaves."""
 
 
-class _PassOver(BaseException):
-    """The look-ahead reached a command that keeps facts: go on with the next operation."""
-
-
 class WritesAhead(BaseException):
     """The look-ahead reached a write of local state (``state.py``: operations record what
     they found at execute time, e.g. verification): refused there, the operation is passed
@@ -115,12 +111,6 @@ def _key(command: StringCommand | str, kwargs: dict) -> tuple:
     raw = command if isinstance(command, str) else command.get_raw_value()
     return raw, repr(sorted(_arguments(kwargs).items()))
 
-
-def keeps_facts(command: StringCommand) -> StringCommand:
-    """Mark a command that changes nothing any fact reads (the run lock's holder, say): it
-    does not drop the host's cache, and the look-ahead passes over its operation."""
-    command.keeps_facts = True
-    return command
 
 
 def _output(lines: list[str], buffer: str) -> list[OutputLine]:
@@ -254,11 +244,9 @@ class FactCache(BaseStateCallback):
                 facts.stats["alone"] += 1
                 facts.entries[key] = result
                 return result
-            keeps = getattr(command, "keeps_facts", False)
             if facts.ahead:
-                raise _PassOver() if keeps else _WouldRun()
-            if not keeps:
-                facts.drop()
+                raise _WouldRun()
+            facts.drop()
             return run(command, *args, **kwargs)
 
         def put_file(*args, **kwargs):
@@ -326,7 +314,7 @@ class FactCache(BaseStateCallback):
                         break
                 except _WouldRun:
                     outcome = "runs a command"
-                except (_PassOver, WritesAhead):
+                except WritesAhead:
                     outcome = "passed over"
                 except Exception as exc:  # noqa: BLE001 - an `_if` on an earlier op's result
                     outcome = f"read when it runs ({exc})"

@@ -20,7 +20,6 @@ import uuid
 
 from pyinfra import host, logger, state
 
-from ..factcache import keeps_facts
 from ..facts.runlock import LOCK_DIR, RunLock, parse_json_line, runlock_command
 from .util import need, operation, refuse, run_on_host
 
@@ -110,8 +109,10 @@ def held(deploy: str, join_dir: str | None = None, lock_dir: str = LOCK_DIR):
                                "be refused")
         host.noop("run lock: taken when the run executes")
         return
-    # taking the lock changes nothing a fact reads: facts read ahead stay valid
-    ok, output = run_on_host(keeps_facts(acquire_command(deploy, join_dir, lock_dir)))
+    # A command like any other for the fact cache (gonka_deploy/factcache.py): the look-ahead
+    # stops before it and reads the host again after it, so no state the run acts on was read
+    # before the lock was held (a run that ended in between may have changed it).
+    ok, output = run_on_host(acquire_command(deploy, join_dir, lock_dir))
     doc = parse_json_line(output.stdout_lines) or {
         "error": f"the holder did not answer: {(output.stderr or output.stdout)[-300:]}"}
     if not doc.get("ok"):
