@@ -55,26 +55,15 @@ def cpu_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def tree_ticks(root: int) -> int:
-    """CPU clock ticks of a sandbox host so far: every process under its PID 1 (sshd and what
-    it runs, dockerd, containerd, shims, containers), their own and their reaped children's."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            stats[int(entry)] = fields
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            total += sum(int(v) for v in stats[pid][11:15])   # utime stime cutime cstime
-        todo += children.get(pid, [])
-    return total
+def hosts_ticks(roots: list[int]) -> int:
+    """CPU clock ticks of sandbox hosts so far: every process under each host's PID 1 (sshd and
+    what it runs, dockerd, containerd, shims, containers), their own and their reaped
+    children's; one pass over /proc for all of them."""
+    from sandbox.bench.proc import descendants, process_table
+
+    table = process_table()
+    return sum(sum(int(v) for v in table[pid][11:15])   # utime stime cutime cstime
+               for root in roots for pid in descendants(root, table) if pid in table)
 
 
 def machine_ticks() -> int:
@@ -95,14 +84,14 @@ class Cpu:
 
     # the /proc scans (a few tenths of a second each) lie outside the machine's window
     def __enter__(self):
-        self.hosts0 = sum(tree_ticks(p) for p in self.pids)
+        self.hosts0 = hosts_ticks(self.pids)
         self.machine0, self.t0 = machine_ticks(), time.monotonic()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.monotonic() - self.t0
         self.machine = (machine_ticks() - self.machine0) / TICK
-        self.hosts = (sum(tree_ticks(p) for p in self.pids) - self.hosts0) / TICK
+        self.hosts = (hosts_ticks(self.pids) - self.hosts0) / TICK
 
     def text(self) -> str:
         n = len(self.pids)

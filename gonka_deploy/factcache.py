@@ -112,7 +112,6 @@ def _key(command: StringCommand | str, kwargs: dict) -> tuple:
     return raw, repr(sorted(_arguments(kwargs).items()))
 
 
-
 def _output(lines: list[str], buffer: str) -> list[OutputLine]:
     return [OutputLine(buffer, line) for line in lines]
 

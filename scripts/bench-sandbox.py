@@ -33,24 +33,6 @@ def du(path: Path) -> int:
     return int(out.stdout.split()[0]) if out.returncode == 0 and out.stdout else 0
 
 
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(stat[1]), []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += children.get(pid, [])
-    return found
-
-
 def pss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:
@@ -117,10 +99,13 @@ def main() -> int:
             if rc:
                 print(text[-4000:], file=sys.stderr)
                 return 1
+        from sandbox.bench.proc import descendants, process_table
+
+        table = process_table()
         for h in hosts:
             root = Path(h.dir)
             docker, upper, disk = du(root / "docker"), du(root / "upper"), du(root / "disk.img")
-            pids = descendants(h.pid)
+            pids = descendants(h.pid, table)
             print(f"{h.name}: disk {mib(docker + upper)} (docker data-root {mib(docker)}, "
                   f"overlay upper {mib(upper)}; data disk image {mib(disk)} allocated), "
                   f"memory {mib(pss_bytes(pids))} PSS in {len(pids)} processes", flush=True)

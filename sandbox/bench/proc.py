@@ -1,4 +1,5 @@
-"""Process helpers: run a command, tell whether a PID is alive, kill by PID."""
+"""Process helpers: run a command, tell whether a PID is alive, kill by PID, walk a process
+tree."""
 
 from __future__ import annotations
 
@@ -22,6 +23,31 @@ def _stat(pid: int) -> list[str] | None:
             return f.read().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError, OSError):
         return None
+
+
+def process_table() -> dict[int, list[str]]:
+    """Every process's ``/proc/<pid>/stat`` fields after the command name (state, ppid, ...),
+    read in one pass over ``/proc``."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields:
+                table[int(entry)] = fields
+    return table
+
+
+def descendants(root: int, table: dict[int, list[str]]) -> list[int]:
+    """root and every process under it, from one :func:`process_table`."""
+    children: dict[int, list[int]] = {}
+    for pid, fields in table.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
 
 
 def pid_alive(pid: int) -> bool:
