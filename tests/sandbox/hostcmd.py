@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import threading
 
 POLL = """\
 deadline=$(( $(date +%s) + {secs} ))
@@ -14,6 +15,14 @@ until out=$({cmd}); do
 done
 printf '%s\\n' "$out"
 """
+
+
+def drained(proc: subprocess.Popen) -> list[str]:
+    """The lines of a background run's output, read by a thread as they come (a full pipe
+    would stop the run); the list grows until the run ends."""
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    return lines
 
 
 def poll(host, cmd: str, secs: int = 60) -> str:

@@ -13,6 +13,7 @@ and every local file is scanned for the passphrase, the keyring password and the
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +22,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -32,7 +32,7 @@ from gonka_deploy.operations.runlock import who
 from gonka_deploy.state import NodeState
 from tests.conftest import REPO
 from tests.leaks import leaks, local_files
-from tests.sandbox.hostcmd import poll
+from tests.sandbox.hostcmd import drained, poll
 
 pytestmark = pytest.mark.sandbox
 NODE, BACKUP = REPO / "deploys" / "node.py", REPO / "deploys" / "backup.py"
@@ -213,8 +213,7 @@ def test_a_second_concurrent_apply_is_refused_naming_the_first(scenario):
 def test_a_dead_runs_lock_is_taken_over_by_the_next(scenario):
     old = scenario["old"]
     victim = background(scenario, "old", NODE, "-y")
-    lines: list[str] = []   # read by a thread: a full pipe would stop the run
-    threading.Thread(target=lambda: lines.extend(victim.stdout), daemon=True).start()
+    lines = drained(victim)
     try:
         holder = json.loads(poll(old, f"cat {HOLDER}", secs=120))
     except RuntimeError:   # the poll's timeout
@@ -222,7 +221,9 @@ def test_a_dead_runs_lock_is_taken_over_by_the_next(scenario):
         raise AssertionError(f"no lock holder seen; the run (rc {victim.returncode}) said:\n"
                              + "".join(lines)[-3000:]) from None
     finally:
-        os.killpg(victim.pid, signal.SIGKILL)  # the operator's laptop dies mid-run
+        # the operator's laptop dies mid-run (a run that already ended has no group to kill)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
     rc, out = pyinfra(scenario, "old", BACKUP, "-y")
     assert rc == 0, out[-3000:]

@@ -18,7 +18,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -27,6 +26,7 @@ import testinfra
 from gonka_deploy.state import NodeState
 from tests.conftest import REPO
 from tests.leaks import forms, leaks, local_files
+from tests.sandbox.hostcmd import drained
 
 pytestmark = pytest.mark.sandbox
 DEPLOY = REPO / "deploys" / "node.py"
@@ -116,8 +116,7 @@ def pyinfra(scenario, *args, limit=None, timeout=600, background=False, drain=Fa
         proc = subprocess.Popen(argv, cwd=REPO, env=scenario["env"], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         if drain:
-            proc.lines = []
-            threading.Thread(target=lambda: proc.lines.extend(proc.stdout), daemon=True).start()
+            proc.lines = drained(proc)
         return proc
     p = subprocess.run(argv, cwd=REPO, env=scenario["env"], capture_output=True, text=True,
                        timeout=timeout)
