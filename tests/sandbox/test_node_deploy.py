@@ -260,7 +260,15 @@ def test_second_apply_and_dry_run_change_nothing_and_no_secret_shows(scenario, t
     sent = json.loads(counts.read_text())
     assert sorted(sent) == sorted(gpu)
     for name, host_counts in sent.items():
-        assert host_counts["commands"] <= 8, (name, json.dumps(host_counts["log"], indent=1))
+        log = json.dumps(host_counts["log"], indent=1)
+        assert host_counts["commands"] <= 8, (name, log)
+        # The run lock is held before the host's state is read ahead (a run that ended in
+        # between could have changed it): each lock take comes before the batches after it.
+        texts = [text for _, text in host_counts["log"]]
+        locks = [i for i, text in enumerate(texts) if "--max-seconds" in text]
+        batches = [i for i, text in enumerate(texts) if text.startswith("d=$(mktemp -d)")]
+        assert len(locks) == 2 and batches and locks[0] < batches[0], (name, log)
+        assert any(locks[1] < i for i in batches), (name, log)
 
     # A dry run of a converged fleet: no change, and nodes/ stays byte for byte the same.
     before = nodes_snapshot(scenario)
