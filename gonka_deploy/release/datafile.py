@@ -132,5 +132,8 @@ def read_data(path: Path) -> dict[str, Any]:
     tree = ast.parse(source, filename=str(path))
     reader = _Reader()
     for index, node in enumerate(tree.body):
-        reader.statement(node, first=index == 0)
+        try:
+            reader.statement(node, first=index == 0)
+        except (TypeError, RecursionError) as exc:  # {[1]: 2}, a nesting too deep
+            raise reader.fail(node, f"a value that cannot be built ({exc})") from None
     return dict(reader.names)
