@@ -101,6 +101,17 @@ def test_the_newest_profile_says_it_stores_no_files_and_lists_what_is_unverified
     assert len(load_profile("v0.2.13").unverified) == 1  # the v0.2.13 height
 
 
+def test_the_default_profile_reads_the_seed_over_https():
+    """The seed's answers decide where state sync lands and which upgrade is due: the default
+    release reaches it over HTTPS, as upstream serves it (node3.gonka.ai, cited there)."""
+    profile = load_profile(DEFAULT_RELEASE)
+    assert profile.seed_api_url == "https://node3.gonka.ai"
+    assert profile.seed_node_rpc_url == "https://node3.gonka.ai/chain-rpc/"
+    assert profile.seed_node_p2p_url == "tcp://node3.gonka.ai:5000"  # the same seed's P2P
+    c = host_config()
+    assert str(c.seed_api_url).startswith("https://") and c.chain_api.startswith("https://")
+
+
 def test_unknown_release_names_host_field_and_the_known_ones():
     _, problems = validate_host("gpu-x", {**merged(release="v0.3.0")},
                                 {"GONKA_KEYRING_PASSWORD": PASSWORD})
