@@ -360,8 +360,16 @@ def check_upgrade_plan():
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             missing.append(path)
     if missing:
+        # The deploy stages only an upgrade the release profile lists (the seed's plan alone
+        # authenticates no binary): "run the deploy" is the fix only when it does.
+        listed = [u for u in A.get("upgrades") or [] if u.get("name") == name]
+        fix = "run the deploy to place them"
+        if "upgrades" in A and not listed:
+            fix = ("the release profile does not list %s, and the deploy stages only what it "
+                   "lists: add its chain_upgrades entry (checked against the release "
+                   "announcement), then run the deploy" % name)
         return False, head + "NOT ready: missing " + ", ".join(missing) + \
-            " (the node halts at that height; run the deploy to place them)"
+            " (the node halts at that height; " + fix + ")"
     inference = os.path.join(A["join_dir"], ".inference")
     fs = os.statvfs(inference)
     free, data = fs.f_bavail * fs.f_frsize, tree_bytes(os.path.join(inference, "data"))

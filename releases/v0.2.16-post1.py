@@ -29,11 +29,20 @@ upstream_files = {}
 compose_files = ["deploy/join/docker-compose.yml", "deploy/join/docker-compose.mlnode.yml"]
 
 chain_id = "gonka-mainnet"
-# UNVERIFIED: the entry points of gonka-ai/gonka@ee730031:deploy/join/config.env.template; the
-# template at 136041c8 was not read (the drift report shows any template default that differs).
-seed_api_url = "http://node2.gonka.ai:8000"
-seed_node_rpc_url = "http://node2.gonka.ai:8000/chain-rpc/"
-seed_node_p2p_url = "tcp://node2.gonka.ai:5000"
+# The seed over HTTPS (issue 20: the seed's answers decide where state sync lands and which
+# chain upgrade is due; plain HTTP lets anyone on the path rewrite them). Upstream serves it:
+# gonka-ai/gonka-docs@570482bc:docs/FAQ.md ("If your node cannot connect to the default seed
+# node": SEED_API_URL from the genesis API URLs, SEED_NODE_RPC_URL "the same scheme (http or
+# https), host, and port ... append /chain-rpc", example https://node3.gonka.ai/chain-rpc/status
+# and SEED_NODE_P2P_URL=tcp://node3.gonka.ai:5000); docs/network-updates.md ("Any active node
+# can be used: ... https://node3.gonka.ai", --node $NODE_URL/chain-rpc/); https://node3.gonka.ai
+# /chain-api/ in docs/host/minimax-bootstrap.md. The template's own entry points (gonka-ai/
+# gonka@ee730031:deploy/join/config.env.template) are the plain-HTTP node2.gonka.ai:8000 ones.
+seed_api_url = "https://node3.gonka.ai"
+seed_node_rpc_url = "https://node3.gonka.ai/chain-rpc/"
+seed_node_p2p_url = "tcp://node3.gonka.ai:5000"
+# UNVERIFIED: the state-sync witnesses of gonka-ai/gonka@ee730031:deploy/join/config.env.template
+# (plain HTTP, as upstream); the template at 136041c8 was not read.
 rpc_servers = [
     "http://node1.gonka.ai:8000/chain-rpc/",
     "http://node2.gonka.ai:8000/chain-rpc/",

@@ -27,7 +27,8 @@ def network_node(config: HostConfig):
     cosmovisor.binaries(name="Chain upgrade binaries (cosmovisor)", join_dir=join,
                         upgrades=[u.model_dump() for u in upgrades],
                         seed_rpc_url=config.seed_node_rpc_url, seed_api_url=config.seed_api_url,
-                        cache_dir=f"{config.data_mount}/.gonka-deploy/downloads")
+                        cache_dir=f"{config.data_mount}/.gonka-deploy/downloads",
+                        release=config.release)
     compose.up(name="tmkms and node up", directory=join, files=files,
                services=["tmkms", "node"], no_deps=True)
     health.wait_http(name="Chain RPC answers", url=CHAIN_RPC, what="chain RPC",

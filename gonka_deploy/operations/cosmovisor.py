@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pyinfra import host, logger, state
 from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.cosmovisor import COSMOVISOR_SCRIPT, CosmovisorState, state_args
 from ..facts.gonka import HttpGet
-from ..release.profiles import ChainUpgrade, UpgradeBinary, applied_at
+from ..release.profiles import UPGRADE_PROGRAMS, ChainUpgrade, UpgradeBinary, applied_at
 from .util import describe_size, need, operation, refuse
 
 # x/upgrade's REST query of the pending plan, through the seed's /chain-api/ (node:1317):
@@ -81,32 +81,100 @@ def plan_binaries(info: str) -> tuple[dict[str, UpgradeBinary], list[str]]:
     return out, problems
 
 
-def read_plan(answer: dict | None) -> tuple[ChainUpgrade | None, str]:
-    """The chain's pending plan as an upgrade (None when there is none), or why it is unknown."""
-    if not answer or answer.get("status") != 200 or not isinstance(answer.get("json"), dict):
+class PlanDoc(BaseModel):
+    """x/upgrade's Plan as the REST gateway gives it (height as a string; other fields allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    height: int = Field(gt=0)
+    info: str = ""
+
+
+class CurrentPlanDoc(BaseModel):
+    """The ``current_plan`` answer: ``plan`` is required, ``null`` when none is pending."""
+
+    model_config = ConfigDict(extra="allow")
+
+    plan: PlanDoc | None
+
+
+def read_plan(answer: dict | None) -> tuple[ChainUpgrade | None, str, bool]:
+    """The chain's pending plan as an upgrade (None when there is none), what is wrong with
+    it, and whether an answer came that did not parse (``{}``, an error body, a renamed
+    field): that is never read as "no plan"."""
+    if not answer or answer.get("status") != 200:
         code = (answer or {}).get("status", 0)
-        return None, f"HTTP {code}" if code else "nothing answered"
-    plan = answer["json"].get("plan")
-    if not plan:
-        return None, ""
-    binaries, problems = plan_binaries(plan.get("info", ""))
+        return None, f"HTTP {code}" if code else "nothing answered", False
     try:
-        upgrade = ChainUpgrade(name=plan["name"], height=int(plan["height"]), binaries=binaries)
-    except (KeyError, TypeError, ValueError, ValidationError) as exc:
-        return None, f"unreadable plan ({exc})"
-    return upgrade, "; ".join(problems)
+        doc = CurrentPlanDoc.model_validate(answer.get("json"))
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the answer'}: {e['msg']}"
+                          for e in exc.errors(include_url=False))
+        return None, f"the answer does not parse ({where})", True
+    if doc.plan is None:
+        return None, "", False
+    binaries, problems = plan_binaries(doc.plan.info)
+    try:
+        upgrade = ChainUpgrade(name=doc.plan.name, height=doc.plan.height, binaries=binaries)
+    except ValidationError as exc:
+        return None, f"unreadable plan ({exc.errors(include_url=False)[0]['msg']})", True
+    return upgrade, "; ".join(problems), False
 
 
 def plan_drift(plan: ChainUpgrade, known: ChainUpgrade) -> list[str]:
-    """How the chain's plan differs from the profile's entry of the same name."""
+    """How the chain's plan differs from the profile's entry of the same name: its height, and
+    for either program, whether both give it, its zip URL and sha256."""
     out = []
-    if known.height is not None and known.height != plan.height:
+    if known.height is None:
+        out.append(f"height {plan.height}, the profile gives none (it counts the upgrade as "
+                   "executed)")
+    elif known.height != plan.height:
         out.append(f"height {plan.height}, the profile says {known.height}")
-    for program, binary in plan.binaries.items():
-        mine = known.binaries.get(program)
-        if mine and mine.sha256 != binary.sha256:
-            out.append(f"{program} zip sha256 {binary.sha256}, the profile says {mine.sha256}")
+    for program in UPGRADE_PROGRAMS:
+        theirs, mine = plan.binaries.get(program), known.binaries.get(program)
+        if theirs is None and mine is None:
+            continue
+        if theirs is None:
+            out.append(f"the plan names no {PLATFORM} {program} zip, the profile gives "
+                       f"{mine.url} (sha256 {mine.sha256})")
+        elif mine is None:
+            out.append(f"{program} zip {theirs.url} (sha256 {theirs.sha256}), the profile "
+                       "gives none")
+        else:
+            if mine.url != theirs.url:
+                out.append(f"{program} zip URL {theirs.url}, the profile says {mine.url}")
+            if mine.sha256 != theirs.sha256:
+                out.append(f"{program} zip sha256 {theirs.sha256}, the profile says "
+                           f"{mine.sha256}")
     return out
+
+
+def profile_entry(plan: ChainUpgrade) -> str:
+    """The ``chain_upgrades`` entry of a plan as the chain proposes it: lines to paste into a
+    release profile (JSON of strings and ints is Python too)."""
+    entry = {"name": plan.name, "height": plan.height,
+             "binaries": {p: {"url": plan.binaries[p].url, "sha256": plan.binaries[p].sha256}
+                          for p in UPGRADE_PROGRAMS if p in plan.binaries}}
+    return json.dumps(entry, indent=4) + ","
+
+
+def unknown_plan(plan: ChainUpgrade, note: str, plan_url: str, release: str | None) -> str:
+    """Why an unlisted pending plan is not staged, with the profile lines to add."""
+    profile = f"release profile {release}" if release else "the release profile"
+    lines = [f"the chain's pending upgrade plan {plan.name} (height {plan.height}) is not in "
+             f"{profile}'s chain_upgrades: nothing staged. Its zip URLs and sha256 come only from "
+             f"the seed's answer ({plan_url}), which authenticates nothing; a binary cosmovisor "
+             "runs is installed only from the profile. VERIFY THESE VALUES AGAINST THE RELEASE "
+             "ANNOUNCEMENT (the governance proposal and the release page) before adding them to "
+             "chain_upgrades, newest last (add \"version\" when the binaries print another one, "
+             "e.g. a -post1 tag), then run the deploy again:",
+             profile_entry(plan)]
+    missing = [p for p in UPGRADE_PROGRAMS if p not in plan.binaries]
+    if missing or note:
+        lines.append(f"(the plan gives no usable {PLATFORM} zip for {', '.join(missing) or '-'}"
+                     f"{': ' + note if note else ''}; take it from the announcement)")
+    return "\n".join(lines)
 
 
 def install_state(entry: dict | None, program: str, binary: UpgradeBinary) -> str:
@@ -132,7 +200,7 @@ def install_state(entry: dict | None, program: str, binary: UpgradeBinary) -> st
 
 @operation()
 def binaries(join_dir: str, upgrades: list[dict], seed_rpc_url: str, seed_api_url: str,
-             cache_dir: str, attempts: int = 4):
+             cache_dir: str, attempts: int = 4, release: str | None = None):
     """
     Put the chain upgrade binaries a node needs under cosmovisor, and point ``current`` at the
     newest upgrade at or below the chain's height before the node's first start.
@@ -145,11 +213,15 @@ def binaries(join_dir: str, upgrades: list[dict], seed_rpc_url: str, seed_api_ur
     + seed_api_url: the seed's api: ``/chain-api/`` gives the pending plan
     + cache_dir: where zips are downloaded on the host (a partial download resumes)
     + attempts: tries of each network read and download on transient faults
+    + release: the release profile's name (named in a refusal)
 
     The newest upgrade at or below the seed's height needs both programs in the profile (the
-    host fails naming the upgrade otherwise). A pending plan's binaries come from the profile
-    when it knows the upgrade (a checksum that differs from the plan's is drift: refused), else
-    from the plan. Installed binaries are compared by sha256 (the profile's, or the one recorded
+    host fails naming the upgrade otherwise). A pending plan is staged only when the profile
+    lists it, from the profile's URLs and checksums: the seed's answer authenticates nothing.
+    An unlisted pending plan fails the host with the profile lines to add (as the chain proposes
+    them, to be checked against the release announcement); a listed one whose height, zip URL
+    or sha256 differs from the plan's, or an answer that does not parse, fails it too (drift).
+    Installed binaries are compared by sha256 (the profile's, or the one recorded
     from the verified zip); ``current`` is moved only while the service has never started on
     that home (cosmovisor owns it afterwards). Free space for cosmovisor's backup of ``data/``
     is checked when a plan is pending. ``data/`` contents, ``.tmkms`` and the keyring are never
@@ -163,7 +235,8 @@ def binaries(join_dir: str, upgrades: list[dict], seed_rpc_url: str, seed_api_ur
                             upgrades=[u.model_dump() for u in profile.chain_upgrades],
                             seed_rpc_url="http://node2.gonka.ai:8000/chain-rpc/",
                             seed_api_url="http://node2.gonka.ai:8000",
-                            cache_dir="/mnt/ssd/.gonka-deploy/downloads")
+                            cache_dir="/mnt/ssd/.gonka-deploy/downloads",
+                            release="v0.2.16-post1")
     """
     profile = [ChainUpgrade.model_validate(u) for u in upgrades]
     status_url = seed_rpc_url.rstrip("/") + "/status"
@@ -181,12 +254,15 @@ def binaries(join_dir: str, upgrades: list[dict], seed_rpc_url: str, seed_api_ur
                           "node lands past, so it is not started")
         return
     plan_url = f"{seed_api_url.rstrip('/')}/{CURRENT_PLAN}"
-    plan, plan_note = read_plan(host.get_fact(HttpGet, url=plan_url, attempts=attempts))
+    plan, plan_note, unparsed = read_plan(host.get_fact(HttpGet, url=plan_url,
+                                                        attempts=attempts))
+    if unparsed:
+        yield from refuse(f"the chain's pending upgrade plan from {plan_url}: {plan_note}; "
+                          "nothing staged (an answer that does not parse is not \"no plan\")")
+        return
     if plan is None and plan_note:
         logger.warning(f"{host.print_prefix}the chain's pending upgrade plan could not be read "
                        f"({plan_url}: {plan_note}); no coming upgrade staged")
-    elif plan_note:
-        logger.warning(f"{host.print_prefix}pending plan {plan.name}: {plan_note}")
 
     applied = applied_at(profile, height)
     land = applied[-1] if applied else None
@@ -198,21 +274,29 @@ def binaries(join_dir: str, upgrades: list[dict], seed_rpc_url: str, seed_api_ur
         return
     pending = None
     if plan is not None and plan.height > height:
+        # Only a profile-listed upgrade is staged, with the profile's URLs and checksums: the
+        # plan comes from one unauthenticated answer (a seed, over plain HTTP by default before
+        # v0.2.16-post1), and cosmovisor execs what lands in upgrades/<name>/bin (in the api
+        # container too, which holds the keyring password). The plan only says that the
+        # profile's entry is due, and must agree with it.
         known = next((u for u in profile if u.name == plan.name), None)
-        if known is not None:
-            drift = plan_drift(plan, known)
-            if drift:
-                yield from refuse(f"drift: the chain's pending plan {plan.name} differs from the "
-                                  f"release profile: {'; '.join(drift)}")
-                return
-            pending = ChainUpgrade(name=plan.name, height=plan.height, version=known.version,
-                                   binaries={**plan.binaries, **known.binaries})
-        else:
-            pending = plan
-        if "inferenced" not in pending.binaries:
-            yield from refuse(f"the chain's pending plan {plan.name} (height {plan.height}) "
-                              f"names no {PLATFORM} inferenced binary: place it by hand")
+        if known is None:
+            yield from refuse(unknown_plan(plan, plan_note, plan_url, release))
             return
+        drift = plan_drift(plan, known)
+        if plan_note:
+            drift.append(f"the plan's info: {plan_note}")
+        if drift:
+            yield from refuse(f"drift: the chain's pending plan {plan.name} differs from the "
+                              f"release profile: {'; '.join(drift)}; nothing staged (check the "
+                              "release announcement: the profile or the seed is wrong)")
+            return
+        if "inferenced" not in known.binaries:  # neither gives one (else that is drift)
+            yield from refuse(f"the chain's pending plan {plan.name} (height {plan.height}) "
+                              f"names no {PLATFORM} inferenced binary, nor does the release "
+                              "profile: place it by hand")
+            return
+        pending = known
     wanted = [u for u in (land, pending) if u is not None]
     if not wanted:
         host.noop(f"no chain upgrade at or below height {height} and none pending")

@@ -8,6 +8,8 @@ profile's list of unverified values.
 
 Extra profile directories (an operator's private profiles, the sandbox's generated ones) come
 from ``GONKA_RELEASES_PATH`` (directories separated by ``:``), searched after the shipped one.
+A profile is found by its name (never a path) in those directories only, and read as data, never
+executed (:mod:`.datafile`: the deploy's environment holds the secrets).
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import runpy
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .datafile import DataFileError, read_data
 from .images import IMAGE_RE
 
 SHIPPED = Path(__file__).resolve().parents[2] / "releases"
@@ -234,7 +236,7 @@ class ReleaseProfile(BaseModel):
         for rel, digest in self.upstream_files.items():
             path = self.files_dir / rel
             try:
-                data = path.read_bytes()
+                data = confined(path, self.path.parent).read_bytes()
             except OSError as exc:
                 raise ReleaseError(f"release {self.name}: stored file {path} is missing "
                                    f"({exc.strerror})") from None
@@ -269,6 +271,12 @@ def known_names(environ: dict[str, str] | None = None) -> list[str]:
 
 def load_profile(name: str, environ: dict[str, str] | None = None) -> ReleaseProfile:
     """The profile called ``name``; ReleaseError names the known ones when there is none."""
+    # A release name is a file name in one of the named directories, never a path: checked
+    # before any lookup, so `../x` or `/etc/x` can only be refused.
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ReleaseError(f"{name!r} is not a release name (letters, digits, '.', '_', '-'; "
+                           "a profile is looked up by name in releases/ and "
+                           f"{ENV_PATH}, never by path)")
     return _load(name, tuple(search_path(environ)))
 
 
@@ -284,12 +292,23 @@ def _load(name: str, paths: tuple[Path, ...]) -> ReleaseProfile:
     return load_file(found[name][0])
 
 
+def confined(path: Path, folder: Path) -> Path:
+    """``path`` resolved, when it stays inside ``folder`` (resolved); ReleaseError otherwise.
+    A symlink in a profile directory may point within it, not out of it."""
+    real, root = Path(path).resolve(), Path(folder).resolve()
+    if not real.is_relative_to(root):
+        raise ReleaseError(f"release file {path}: it resolves to {real}, outside {root} "
+                           "(a symlink out of a profile directory is refused)")
+    return real
+
+
 def load_file(path: Path) -> ReleaseProfile:
-    """Read one profile module by path into a ReleaseProfile."""
-    path = Path(path).resolve()
+    """Read one profile file by path into a ReleaseProfile. The file is parsed as data, never
+    executed (:mod:`.datafile`): nothing in it runs with this process's secrets."""
+    path = confined(path, Path(path).absolute().parent)
     try:
-        data = runpy.run_path(str(path))
-    except Exception as exc:  # noqa: BLE001 - a broken data file, named with its error
+        data = read_data(path)
+    except (OSError, SyntaxError, DataFileError) as exc:
         raise ReleaseError(f"release file {path}: {type(exc).__name__}: {exc}") from None
     # Upper-case names are the file's own helpers (a shared commit, say), not profile keys.
     values = {k: v for k, v in data.items() if not k.startswith("_") and not k.isupper()}

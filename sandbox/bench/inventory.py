@@ -63,13 +63,13 @@ def standin_images(served: dict[str, str], release: str = "v0.2.13",
     Only the re-pinned services are returned: group data merges `images` per service over the
     profile, so every other service keeps the profile's image (and a release bump moves it).
     The profile (releases/<release>.py, or the file `profile`) is read as the data file it
-    is, not imported."""
-    import runpy
+    is, never executed (gonka_deploy.release.datafile)."""
+    from gonka_deploy.release.datafile import DataFileError, read_data
 
     path = profile or Path(__file__).resolve().parents[2] / "releases" / f"{release}.py"
     try:
-        images = dict(runpy.run_path(str(path)).get("images") or {})
-    except (OSError, SyntaxError):
+        images = dict(read_data(path).get("images") or {})
+    except (OSError, SyntaxError, DataFileError):
         return None
     repinned = {}
     for key, ref in images.items():

@@ -9,7 +9,10 @@ One module-scoped scenario, as an operator lives it:
 2. the apply converges the host whose profile has every binary (node on v0.2.15, verification
    green) and fails the host whose profile lacks one, naming the upgrade, before its node ever
    starts;
-3. the chain schedules v0.2.16: the deploy places its binaries ahead (``current`` untouched)
+3. the chain schedules v0.2.16 while the host's profile does not list it: the deploy fails the
+   host with the profile lines to add and stages nothing (the plan's checksums come from the
+   seed alone);
+4. with the next profile listing it, the deploy places its binaries ahead (``current`` untouched)
    and verification says the host is ready; the node passes the height without halting, on the
    new binary; a second apply changes nothing, and verification agrees with the new versions.
 """
@@ -191,6 +194,45 @@ def test_apply_converges_past_two_upgrades_and_the_host_missing_a_binary_fails_a
     assert "node" not in bad.run("docker ps -a --format '{{.Names}}'").split()
 
 
+def post_plan(scenario, plan: dict | None) -> None:
+    import urllib.request
+    req = urllib.request.Request(scenario["seed"] + "/gonkasim/plan", method="POST",
+                                 data=json.dumps({"plan": plan}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=5).close()
+
+
+def plan_info(zips: dict) -> str:
+    return json.dumps({"binaries": {"linux/amd64": zips["inferenced"]["url"]
+                                    + "?checksum=sha256:" + zips["inferenced"]["sha256"]},
+                       "api_binaries": {"linux/amd64": zips["decentralized-api"]["url"]
+                                        + "?checksum=sha256:"
+                                        + zips["decentralized-api"]["sha256"]}})
+
+
+def test_a_pending_plan_the_profile_does_not_list_fails_the_host_and_stages_nothing(scenario):
+    good = scenario["good"]
+    write_inventory(scenario, only=good.name)
+    far = seed_height(scenario) + 1_000_000
+    zips = scenario["zips"]["v0.2.16-post1"]
+    post_plan(scenario, {"name": "v0.2.16", "height": far, "info": plan_info(zips)})
+    try:
+        rc, out = pyinfra(scenario, "-y")
+    finally:
+        post_plan(scenario, None)
+    assert rc != 0, out[-6000:]
+    assert (f"[{good.name}] refused: the chain's pending upgrade plan v0.2.16 (height {far}) is "
+            "not in release profile sandbox-upgrades's chain_upgrades: nothing staged") in out, \
+        out[-6000:]
+    assert "VERIFY THESE VALUES AGAINST THE RELEASE ANNOUNCEMENT" in out
+    assert f'"sha256": "{zips["inferenced"]["sha256"]}"' in out  # the line to check and add
+    for home in (".inference", ".dapi"):
+        assert good.run(f"test -e {JOIN}/{home}/cosmovisor/upgrades/v0.2.16 || echo none"
+                        ).strip() == "none"
+    assert good.run(f"readlink {JOIN}/.inference/cosmovisor/current").strip() == \
+        "upgrades/v0.2.15"
+
+
 def test_a_coming_upgrade_gets_its_binaries_before_its_height_and_the_node_passes_it(scenario):
     good = scenario["good"]
     write_inventory(scenario, only=good.name)
@@ -201,17 +243,7 @@ def test_a_coming_upgrade_gets_its_binaries_before_its_height_and_the_node_passe
         upgrade("v0.2.16", at, zips, version="v0.2.16-post1")])
     scenario["hosts"][good.name]["release"] = "sandbox-upgrades-next"
     write_inventory(scenario, only=good.name)
-    info = json.dumps({"binaries": {"linux/amd64": zips["inferenced"]["url"]
-                                    + "?checksum=sha256:" + zips["inferenced"]["sha256"]},
-                       "api_binaries": {"linux/amd64": zips["decentralized-api"]["url"]
-                                        + "?checksum=sha256:"
-                                        + zips["decentralized-api"]["sha256"]}})
-    import urllib.request
-    req = urllib.request.Request(scenario["seed"] + "/gonkasim/plan", method="POST",
-                                 data=json.dumps({"plan": {"name": "v0.2.16", "height": at,
-                                                           "info": info}}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req, timeout=5).close()
+    post_plan(scenario, {"name": "v0.2.16", "height": at, "info": plan_info(zips)})
 
     rc, out = pyinfra(scenario, "-y")
     assert rc == 0, out[-8000:]

@@ -266,6 +266,16 @@ def test_script_pending_upgrade_is_ready_only_with_both_binaries_in_place(endpoi
         "v0.2.16 at height 5000 (3766 blocks from now): NOT ready: missing "
         f"{join}/.inference/cosmovisor/upgrades/v0.2.16/bin/inferenced, "
         f"{join}/.dapi/cosmovisor/upgrades/v0.2.16/bin/decentralized-api"), check
+    assert check["detail"].endswith("(the node halts at that height; run the deploy to place "
+                                    "them)"), check
+    # A plan the profile does not list: the deploy refuses to stage it, so it is not the fix.
+    unlisted = run_script(endpoints, world(plan=plan), upgrades=[
+        {"name": "v0.2.14", "height": 1000, "version": None},
+        {"name": "v0.2.15", "height": 1200, "version": None}])["upgrade_plan"]
+    assert unlisted["ok"] is False and unlisted["detail"].endswith(
+        "(the node halts at that height; the release profile does not list v0.2.16, and the "
+        "deploy stages only what it lists: add its chain_upgrades entry (checked against the "
+        "release announcement), then run the deploy)"), unlisted
     for home, program in ((".inference", "inferenced"), (".dapi", "decentralized-api")):
         path = join / home / "cosmovisor/upgrades/v0.2.16/bin" / program
         path.parent.mkdir(parents=True)

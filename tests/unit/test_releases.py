@@ -101,6 +101,17 @@ def test_the_newest_profile_says_it_stores_no_files_and_lists_what_is_unverified
     assert len(load_profile("v0.2.13").unverified) == 1  # the v0.2.13 height
 
 
+def test_the_default_profile_reads_the_seed_over_https():
+    """The seed's answers decide where state sync lands and which upgrade is due: the default
+    release reaches it over HTTPS, as upstream serves it (node3.gonka.ai, cited there)."""
+    profile = load_profile(DEFAULT_RELEASE)
+    assert profile.seed_api_url == "https://node3.gonka.ai"
+    assert profile.seed_node_rpc_url == "https://node3.gonka.ai/chain-rpc/"
+    assert profile.seed_node_p2p_url == "tcp://node3.gonka.ai:5000"  # the same seed's P2P
+    c = host_config()
+    assert str(c.seed_api_url).startswith("https://") and c.chain_api.startswith("https://")
+
+
 def test_unknown_release_names_host_field_and_the_known_ones():
     _, problems = validate_host("gpu-x", {**merged(release="v0.3.0")},
                                 {"GONKA_KEYRING_PASSWORD": PASSWORD})
@@ -140,6 +151,77 @@ def test_host_data_overrides_single_values_dicts_per_key():
 def test_old_images_key_proxy_ssl_names_the_compose_service():
     c = host_config(release="v0.2.14", images={"proxy_ssl": "x/proxy-ssl:1"})
     assert c.images["proxy-ssl"] == "x/proxy-ssl:1" and "proxy_ssl" not in c.images
+
+
+# ---------------------------------------------------------------- a profile is data, found by name
+
+
+def test_a_profile_runs_no_code_so_it_never_sees_the_environments_secrets(extra_dir, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("GONKA_KEYRING_PASSWORD", PASSWORD)
+    monkeypatch.setenv("GONKA_BACKUP_PASSPHRASE", "backup-" + PASSWORD)
+    leak = tmp_path / "leak"
+    path = copy_profile("v0.2.14", extra_dir, "nosy")
+    path.write_text(path.read_text() + (
+        "\nimport os as _os\n"
+        f"_LEAK = open({str(leak)!r}, 'w').write(repr(dict(_os.environ)))\n"))
+    with pytest.raises(ReleaseError, match=r"nosy.py: DataFileError: line \d+: an import of os "
+                                           r"\(a release profile is plain data"):
+        load_profile("nosy")
+    assert not leak.exists()  # nothing in the file ran
+    # The same through a builtin, with no import at all.
+    path = copy_profile("v0.2.14", extra_dir, "nosy2")
+    path.write_text(path.read_text() + (
+        f"\n_LEAK = open({str(leak)!r}, 'w').write(__import__('os').environ['GONKA_KEYRING_"
+        "PASSWORD'])\n"))
+    with pytest.raises(ReleaseError, match="a call of anything but an allowed import"):
+        load_profile("nosy2")
+    assert not leak.exists()
+
+
+def test_a_profile_reads_literals_earlier_names_joined_lists_and_the_mainnet_upgrades(extra_dir):
+    from gonka_deploy.release.mainnet import through
+
+    extra = {"name": "v0.2.17", "height": 7000000, "binaries": {}}
+    path = copy_profile("v0.2.16-post1", extra_dir, "next")
+    path.write_text(path.read_text() + (
+        "\n_TAG = 'v0.2.16'\nchain_upgrades = _through(_TAG) + [\n"
+        f"    {extra!r},\n]\n"))
+    profile = load_profile("next")
+    assert [u.name for u in profile.chain_upgrades] == [u["name"] for u in through("v0.2.16")] + [
+        "v0.2.17"]
+    assert profile.images == load_profile("v0.2.16-post1").images  # adjacent strings joined
+
+
+def test_a_release_name_that_is_a_path_is_refused_before_any_lookup(extra_dir):
+    outside = extra_dir.parent / "x.py"
+    outside.write_text((profiles.SHIPPED / "v0.2.14.py").read_text())
+    for name in ("../x", str(outside.with_suffix("")), "v0.2.14/../../x", ".hidden"):
+        with pytest.raises(ReleaseError, match=r"is not a release name .* never by path"):
+            load_profile(name)
+    _, problems = validate_host("gpu-x", {**merged(release="../x")},
+                                {"GONKA_KEYRING_PASSWORD": PASSWORD})
+    assert [(p.host, p.field) for p in problems] == [("gpu-x", "release")]
+    assert "is not a release name" in problems[0].message
+
+
+def test_a_profile_symlinked_out_of_its_directory_is_refused(extra_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = copy_profile("v0.2.14", elsewhere, "escape")
+    (extra_dir / "escape.py").symlink_to(target)
+    with pytest.raises(ReleaseError, match=r"escape.py: it resolves to .*elsewhere/escape.py, "
+                                           r"outside .*releases \(a symlink out of a profile "
+                                           r"directory is refused\)"):
+        load_profile("escape")
+    # A stored upstream file may not leave the directory either.
+    copy_profile("v0.2.14", extra_dir, "linked")
+    nginx = extra_dir / "linked" / "deploy/join/nginx.conf"
+    (elsewhere / "nginx.conf").write_text(nginx.read_text())
+    nginx.unlink()
+    nginx.symlink_to(elsewhere / "nginx.conf")
+    with pytest.raises(ReleaseError, match="outside"):
+        load_profile("linked").stored_files()
 
 
 # ---------------------------------------------------------------- MLNode tags
