@@ -19,7 +19,7 @@ Exit status:
   2  no audit: pip-audit gave no report after the retries, an index error persisted, the
      exceptions file is malformed, or nothing at all could be audited (fail closed)
 A run without an answer (network error, timeout, 5xx, no report) is retried ATTEMPTS times in
-all, BACKOFF seconds apart; no stdin is read (CI has none).
+all, BACKOFF seconds apart, within DEADLINE for the whole audit; no stdin is read (CI has none).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ EXCEPTIONS = Path(__file__).resolve().with_name("audit-exceptions.toml")
 INDEX = "https://pypi.org/pypi"
 ATTEMPTS = 3
 BACKOFF = (15, 45)          # seconds before the 2nd and the 3rd attempt
-RUN_TIMEOUT = 300           # one pip-audit run; the whole audit stays under ~16 minutes
+RUN_TIMEOUT = 300           # one pip-audit run
 HTTP_TIMEOUT = 30
+DEADLINE = 20 * 60          # the whole audit, retries included (CI has 90 minutes in all)
 OK, ADVISORY, NO_AUDIT = 0, 1, 2
 
 
@@ -129,15 +130,16 @@ def fetch_project(name: str) -> dict | None:
 
 
 def retried(call: Callable, what: str, sleep: Callable[[float], None] = time.sleep,
-            log: Callable[[str], None] = print):
-    """call() until it answers, ATTEMPTS times at most; the last Transient propagates."""
+            log: Callable[[str], None] = print, left: Callable[[], float] = lambda: DEADLINE):
+    """call() until it answers, ATTEMPTS times at most and while `left()` seconds remain of the
+    audit's DEADLINE; the last Transient propagates."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return call()
         except Transient as e:
-            if attempt == ATTEMPTS:
+            delay = BACKOFF[attempt - 1] if attempt < ATTEMPTS else 0
+            if attempt == ATTEMPTS or left() < delay:
                 raise
-            delay = BACKOFF[attempt - 1]
             log(f"audit: {what}: no answer ({e}); attempt {attempt + 1} of {ATTEMPTS} "
                 f"in {delay}s")
             sleep(delay)
@@ -193,19 +195,26 @@ def installed() -> dict[str, str]:
 def audit(run: Callable[[], dict] = run_pip_audit, fetch: Callable = fetch_project,
           versions: Callable[[], dict[str, str]] = installed,
           exceptions: Callable[[], list[Excepted]] = load_exceptions,
-          sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> int:
+          sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print,
+          clock: Callable[[], float] = time.monotonic) -> int:
+    end = clock() + DEADLINE
+
+    def left() -> float:
+        return end - clock()
+
     try:
         excepted = exceptions()
     except (OSError, ValueError) as e:
         log(f"audit: FAILED: the exceptions file: {e}")
         return NO_AUDIT
     try:
-        report = retried(run, "pip-audit", sleep, log)
+        report = retried(run, "pip-audit", sleep, log, left)
         here = versions()
         findings, audited, unaudited = collect(
-            report, here, lambda name: retried(lambda: fetch(name), name, sleep, log))
+            report, here, lambda name: retried(lambda: fetch(name), name, sleep, log, left))
     except Transient as e:
-        log(f"audit: FAILED: no answer after {ATTEMPTS} attempts: {e}")
+        log(f"audit: FAILED: no answer after the retries ({ATTEMPTS} attempts at most, "
+            f"{DEADLINE}s in all): {e}")
         return NO_AUDIT
     open_ = [f for f in findings if not any(x.covers(f) for x in excepted)]
     for name, why in sorted(unaudited.items()):

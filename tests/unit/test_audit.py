@@ -39,7 +39,7 @@ def project(version, *vulns):
 PARAMIKO_EXCEPTION = audit.Excepted("CVE-2026-44405", "paramiko", "4.0.0", "why", "pyinfra 3.11")
 
 
-def run_audit(answers, index=None, versions=None, exceptions=(PARAMIKO_EXCEPTION,)):
+def run_audit(answers, index=None, versions=None, exceptions=(PARAMIKO_EXCEPTION,), clock=None):
     """audit() with pip-audit answering `answers` in turn (a dict, or an exception to raise)."""
     calls, sleeps, lines = [], [], []
 
@@ -60,7 +60,7 @@ def run_audit(answers, index=None, versions=None, exceptions=(PARAMIKO_EXCEPTION
 
     rc = audit.audit(run=run, fetch=fetch, versions=lambda: dict(versions or {}),
                      exceptions=lambda: list(exceptions), sleep=sleeps.append,
-                     log=lines.append)
+                     log=lines.append, clock=clock or (lambda: sum(sleeps)))
     return rc, len(calls), sleeps, "\n".join(lines)
 
 
@@ -94,7 +94,15 @@ def test_no_report_is_retried_with_backoff_then_the_answer_counts():
 def test_no_report_after_every_attempt_fails_closed():
     rc, calls, sleeps, out = run_audit([audit.Transient("timeout")] * audit.ATTEMPTS)
     assert rc == audit.NO_AUDIT and calls == audit.ATTEMPTS and sleeps == list(audit.BACKOFF)
-    assert f"FAILED: no answer after {audit.ATTEMPTS} attempts" in out
+    assert "FAILED: no answer after the retries" in out
+
+
+def test_no_retry_runs_past_the_audits_deadline():
+    # pip-audit took almost all of the deadline: no time left for the backoff
+    times = iter([0, audit.DEADLINE - 1])
+    rc, calls, sleeps, _ = run_audit([audit.Transient("timeout")] * audit.ATTEMPTS,
+                                     clock=lambda: next(times))
+    assert rc == audit.NO_AUDIT and calls == 1 and sleeps == []
 
 
 def test_an_advisory_after_a_transient_error_still_fails():
