@@ -199,6 +199,7 @@ def test_pip_audit_reports_through_its_output_file(tmp_path):
     assert audit.run_pip_audit(str(fake))["dependencies"][0]["vulns"][0]["id"] == "X"
 
 
+@pytest.mark.needs("make")
 def test_make_test_runs_the_audit_and_the_audit_runs_pip_audit_from_the_venv():
     plan = subprocess.run(["make", "-n", "-W", "pyproject.toml", "test"], cwd=REPO,
                           capture_output=True, text=True, check=True).stdout
