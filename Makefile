@@ -4,12 +4,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 N      ?= 2
 
-.PHONY: deps venv test lint inventory-docs validate render prometheus-targets demo sandbox-up \
+.PHONY: deps venv test lint audit inventory-docs validate render prometheus-targets demo sandbox-up \
 	sandbox-down sandbox-status bench
 
-# The venv is (re)built when pyproject.toml changes: pinned dependencies only.
-$(VENV)/.installed: pyproject.toml
+# pip and setuptools as Python 3.11's venv ships them (23.2.1, 65.5.0) carry known advisories
+# (pip CVE-2023-5752, setuptools CVE-2024-6345): pinned releases replace them first.
+VENV_TOOLS := pip==26.3 setuptools==84.2.1
+
+# The venv is (re)built when pyproject.toml (or VENV_TOOLS here) changes: pinned dependencies only.
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q $(VENV_TOOLS)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -22,7 +27,12 @@ deps:
 lint: venv
 	$(BIN)/ruff check .
 
-test: deps lint
+# Known advisories in what the venv holds (pip-audit; exceptions in scripts/audit-exceptions.toml).
+# Exit 1: an advisory not excepted; 2: no audit (no answer after retries). Either fails `make test`.
+audit: venv
+	$(BIN)/python scripts/audit.py
+
+test: deps lint audit
 	$(BIN)/python -m pytest -q -ra
 
 inventory-docs: venv

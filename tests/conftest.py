@@ -9,8 +9,13 @@ Sandbox fixtures (mark tests using them with @pytest.mark.sandbox):
                    -> (rc, stdout+stderr) of the real pyinfra CLI over real SSH
 They skip with the reason where the machine cannot host them; in CI (CI=true) they fail
 instead: a test that cannot set up its hosts there has not tested anything.
-    shared         shared("reference", "gpu", "nvidia-smi.txt") -> Path under ../shared (the
-                   reference data beside the repo); missing: skip, or fail in CI
+    reference      reference("gpu", "nvidia-smi.txt") -> Path under tests/reference (verbatim
+                   captures stored in the repo; tests/reference/SOURCES.md says whence)
+Marker:
+    @pytest.mark.needs("git", "/usr/sbin/nginx", root=True)
+                   the programs (on PATH, or a path) and root a test needs: missing, it skips
+                   with the reason; in CI it fails. Every program named so is installed by
+                   scripts/debian-deps.sh or the venv.
 Env: GONKA_SANDBOX_MODE=netns|nspawn|lo (default netns), GONKA_SANDBOX_DIR (base/key cache).
 """
 
@@ -25,7 +30,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+REFERENCE = REPO / "tests" / "reference"
 
 
 def in_ci() -> bool:
@@ -39,18 +44,39 @@ def unavailable(reason: str):
     pytest.skip(reason)
 
 
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared (reference data beside the repo), checked to exist."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        unavailable(f"{path} is missing (the shared reference data beside the repo)")
+def missing_needs(tools: tuple[str, ...], root: bool = False) -> str | None:
+    """Why this machine lacks what a `needs` marker names, or None."""
+    for tool in tools:
+        if not (os.path.exists(tool) if "/" in tool else shutil.which(tool)):
+            return f"needs `{tool}` (scripts/debian-deps.sh or the venv installs it)"
+    if root and os.geteuid() != 0:
+        return "needs root"
+    return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(*programs, root=False): programs (on PATH or a "
+                            "path) and root the test needs; missing: skip, or fail in CI")
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("needs"):
+        why = missing_needs(mark.args, **mark.kwargs)
+        if why:
+            unavailable(why)
+
+
+def reference_path(*parts: str) -> Path:
+    """A path under tests/reference (data stored in the repo): a missing one is an error."""
+    path = REFERENCE.joinpath(*parts)
+    assert path.is_file(), f"{path} is missing from the repository"
     return path
 
 
 @pytest.fixture(scope="session")
-def shared():
-    """shared(*parts) -> Path under ../shared; a missing one skips, or fails in CI."""
-    return shared_path
+def reference():
+    """reference(*parts) -> Path under tests/reference."""
+    return reference_path
 
 
 def sandbox_unavailable(mode: str = "netns") -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +12,14 @@ import pytest
 import yaml
 
 from tests import composecli
-from tests.conftest import shared_path
 
 SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
-RELEASE = "main-2026-06-19-"
+# The release files upstream main had at 8a35022b (shared/reference/gonka/SOURCES.md's
+# main-2026-06-19), stored verbatim as profile v0.2.13's own (tests/unit/test_release_merge.py).
+RELEASE_FILES = SANDBOX.parent / "releases" / "v0.2.13" / "deploy" / "join"
 OUR_SERVICES = {"tmkms", "node", "api", "versiond", "bridge", "proxy", "proxy-ssl", "explorer"}
 
-pytestmark = pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+pytestmark = pytest.mark.needs("git")
 
 
 def build(dest: Path) -> subprocess.CompletedProcess:
@@ -87,8 +87,7 @@ def load_yaml(text: str) -> dict:
 
 
 def _reference(name: str) -> dict:
-    path = shared_path("reference", "gonka", f"{RELEASE}{name}")
-    return load_yaml(path.read_text())
+    return load_yaml((RELEASE_FILES / name).read_text())
 
 
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.mlnode.yml"])
@@ -108,7 +107,7 @@ def test_compose_matches_release_names_ports_and_volumes(clone, name):
 
 
 def test_config_template_uses_release_variables(clone):
-    path = shared_path("reference", "gonka", f"{RELEASE}config.env.template")
+    path = RELEASE_FILES / "config.env.template"
     names = lambda text: {line[len("export "):].split("=")[0]  # noqa: E731
                           for line in text.splitlines() if line.startswith("export ")}
     ours = names((clone[0] / "deploy" / "join" / "config.env.template").read_text())

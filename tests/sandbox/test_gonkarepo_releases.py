@@ -4,7 +4,6 @@ merged by the real Compose binary (no sandbox host needed)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from gonka_deploy.topology import drift_report, topology
 from tests.unit.helpers import host_config
 
 SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
-pytestmark = pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+pytestmark = pytest.mark.needs("git")
 
 
 @pytest.fixture(scope="module")

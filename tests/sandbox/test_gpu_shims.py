@@ -35,10 +35,10 @@ def host(tmp_path):
 EIGHT_H200 = {"gpu": {"model": "H200", "count": 8}}
 
 
-def test_table_matches_the_real_capture_on_the_default_host(host, shared):
+def test_table_matches_the_real_capture_on_the_default_host(host, reference):
     r = host({}, SMI)
     assert r.returncode == 0
-    with open(shared("reference", "gpu", "nvidia-smi.txt")) as f:
+    with open(reference("gpu", "nvidia-smi.txt")) as f:
         ref = f.read().splitlines()
     assert r.stdout.splitlines()[1:] == ref[1:]  # all but the timestamp line
 
@@ -52,7 +52,7 @@ def test_list_gpus_prints_one_line_per_gpu(host):
     assert len({line.split("UUID: ")[1] for line in lines}) == 8
 
 
-def test_query_gpu_csv_modes_parse(host, shared):
+def test_query_gpu_csv_modes_parse(host, reference):
     fields = "index,uuid,name,memory.total,memory.used,driver_version,compute_cap"
     r = host(EIGHT_H200, SMI, f"--query-gpu={fields}", "--format=csv,noheader,nounits")
     rows = list(csv.reader(io.StringIO(r.stdout), skipinitialspace=True))
@@ -64,7 +64,7 @@ def test_query_gpu_csv_modes_parse(host, shared):
     assert header == ["name", "memory.total [MiB]"]
     assert row == ["NVIDIA H100 80GB HBM3", "81559 MiB"]
     got = host({}, SMI, f"--query-gpu={fields}", "--format=csv,noheader,nounits").stdout
-    with open(shared("reference", "gpu", "nvidia-smi-query.csv")) as f:
+    with open(reference("gpu", "nvidia-smi-query.csv")) as f:
         want = f.read().strip().split(", ")
     assert [got.strip().split(", ")[i] for i in (0, 2, 3, 4, 5, 6)] == \
         [want[i] for i in (0, 2, 3, 4, 5, 6)]
@@ -113,9 +113,9 @@ def run_torch(tmp_path, settings):
     return json.loads(r.stdout)
 
 
-def test_fake_torch_matches_reference_and_follows_settings(tmp_path, shared):
+def test_fake_torch_matches_reference_and_follows_settings(tmp_path, reference):
     got = run_torch(tmp_path, {})
-    with open(shared("reference", "gpu", "torch-cuda.json")) as f:
+    with open(reference("gpu", "torch-cuda.json")) as f:
         assert got == json.load(f)
     assert run_torch(tmp_path, EIGHT_H200)["device_count"] == 8
     failed = run_torch(tmp_path, {"nvidia_smi_fail": True})

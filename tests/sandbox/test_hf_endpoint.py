@@ -1,33 +1,32 @@
-"""The HF endpoint sim against the real client (huggingface_hub 2.4.0 in a cached venv)."""
+"""The HF endpoint sim against the real client (the venv's huggingface_hub 2.4.0)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from gonkasim import hf, testing
 
-VENV = "/tmp/gonkasim-hfvenv"
+from tests.conftest import unavailable
+
 REPO = "testorg/tiny-model"
 
 
 @pytest.fixture(scope="session")
 def hf_cli():
-    """The `hf` CLI of huggingface_hub 2.4.0; the venv is reused across runs."""
-    cli = os.path.join(VENV, "bin", "hf")
-    if not os.path.exists(cli):
-        try:
-            subprocess.run([sys.executable, "-m", "venv", VENV], check=True, timeout=120)
-            subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q",
-                            "huggingface_hub==2.4.0"], check=True, timeout=600)
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"cannot install huggingface_hub==2.4.0 into {VENV}: {exc}")
-    return cli
+    """The `hf` CLI of huggingface_hub 2.4.0, the venv's own (pinned in pyproject.toml): no
+    download at test time."""
+    cli = Path(sys.executable).with_name("hf")
+    if not cli.exists() or importlib.metadata.version("huggingface_hub") != "2.4.0":
+        unavailable(f"{cli}: the venv's huggingface_hub 2.4.0 (pyproject.toml) is missing")
+    return str(cli)
 
 
 def start_hf(tmp_path, name, *args):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.sandbox.hostcmd import poll, put
 
 SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
@@ -54,7 +55,7 @@ def local_override(served: dict[str, str]) -> str:
 def git_url(fleet, tmp_path_factory) -> str:
     """git://<gateway>/gonka.git served by a git daemon the fleet owns (killed with it)."""
     if not shutil.which("git"):
-        pytest.skip("needs git on the machine")
+        unavailable("needs git on the machine")
     base = tmp_path_factory.mktemp("git")
     subprocess.run([sys.executable, "-m", "gonkarepo", "build", str(base / "gonka.git")],
                    env=dict(os.environ, PYTHONPATH=str(SANDBOX)), check=True,

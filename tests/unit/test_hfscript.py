@@ -17,7 +17,7 @@ from gonka_deploy.hfscript import SCRIPT
 
 HF_BIN = Path(sys.executable).with_name("hf")
 REPO = "testorg/tiny-model"
-pytestmark = pytest.mark.skipif(not HF_BIN.exists(), reason="huggingface_hub CLI not installed")
+pytestmark = pytest.mark.needs(str(HF_BIN))  # huggingface_hub (pyproject.toml) installs it
 
 
 @pytest.fixture()

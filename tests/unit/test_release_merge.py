@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import hashlib
 
 import pytest
 
@@ -14,11 +14,40 @@ from gonka_deploy.topology import OVERRIDE, topology
 
 from .test_render import RELEASE, config, two_images, two_versions
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gonka"
-# shared/reference/gonka/SOURCES.md: the prefix of the verbatim copies of each commit.
-REFERENCE_PREFIX = {"8a35022bea25ebee4b7356314a0a262edbaa82db": "main-2026-06-19",
-                    "ee730031decedd2428aa56c65084ae5ab33d9192": "main-2026-07-23"}
-WITH_REFERENCE = [n for n in known_names() if load_profile(n).gonka_ref in REFERENCE_PREFIX]
+# The upstream tree's blob id of each stored file: `git ls-tree <commit> deploy/join/` in
+# gonka-ai/gonka, read from the public fork kaitakuai/gonka, which carries both commits
+# (8a35022b is its main; ee730031 the parent of feat/mlnode-metrics-exporter-v0.2.14). A witness
+# apart from the sha256 each profile pins: a stored file cannot drift along with its digest.
+UPSTREAM_BLOBS = {
+    "8a35022bea25ebee4b7356314a0a262edbaa82db": {
+        "deploy/join/config.env.template": "63b04c92fcd4583ca6df1e73f27e9f4e7b4bdcef",
+        "deploy/join/docker-compose.yml": "a59de817bee0fc3c1c309a72d373ac9ffb88f452",
+        "deploy/join/docker-compose.mlnode.yml": "94733538280e7cbec8e94994469249727fee5c21",
+        "deploy/join/nginx.conf": "4cf515ffa0cee1fbfd0b423f2e640a429d63d4b4",
+    },
+    "ee730031decedd2428aa56c65084ae5ab33d9192": {
+        "deploy/join/config.env.template": "9bbfdcbf79e5e8ed232ad6305b7c92b1ada74182",
+        "deploy/join/docker-compose.yml": "289e35697d164260eb45765ee29f455883489d39",
+        "deploy/join/docker-compose.mlnode.yml": "10a744d9684962882abf60df0b4114573b401430",
+        "deploy/join/nginx.conf": "4cf515ffa0cee1fbfd0b423f2e640a429d63d4b4",
+    },
+}
+WITH_REFERENCE = [n for n in known_names() if load_profile(n).gonka_ref in UPSTREAM_BLOBS]
+
+
+def git_blob(text: str) -> str:
+    """`git hash-object` of a file with this text."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def upstream(release: str) -> dict[str, str]:
+    """The release's stored upstream files (repo path -> text), checked against both witnesses."""
+    profile = load_profile(release)
+    files = profile.stored_files()      # each against the profile's sha256
+    assert {rel: git_blob(text) for rel, text in files.items()} == \
+        UPSTREAM_BLOBS[profile.gonka_ref]
+    return files
 
 
 def merge(host_config, files: dict[str, str]) -> dict:
@@ -43,22 +72,16 @@ def test_every_release_with_reference_files_is_tested():
     assert WITH_REFERENCE == ["v0.2.13", "v0.2.14"]
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
 @pytest.mark.parametrize("release", WITH_REFERENCE)
-def test_stored_upstream_files_are_the_reference_copies(release):
-    profile = load_profile(release)
-    prefix = REFERENCE_PREFIX[profile.gonka_ref]
-    for rel, text in profile.stored_files().items():
-        assert text == (REFERENCE / f"{prefix}-{Path(rel).name}").read_text(), rel
+def test_stored_upstream_files_are_the_upstream_blobs(release):
+    files = upstream(release)
+    assert set(files) == set(load_profile(release).upstream_files)
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
 @pytest.mark.parametrize("release", WITH_REFERENCE)
 def test_reference_files_merged_with_our_render_publish_only_p2p_and_the_proxy(release):
     profile = load_profile(release)
-    prefix = REFERENCE_PREFIX[profile.gonka_ref]
-    files = {rel: (REFERENCE / f"{prefix}-{Path(rel).name}").read_text()
-             for rel in profile.upstream_files}
+    files = upstream(release)
     host = config(release=release, p2p_port=5001)
     model = merge(host, files)
     assert public(model) == {("node", "5001", 26656, "tcp"), ("proxy", "8000", 80, "tcp"),
@@ -76,11 +99,8 @@ def test_reference_files_merged_with_our_render_publish_only_p2p_and_the_proxy(r
         assert {("bridge", 30303, "tcp"), ("bridge", 30303, "udp")} <= loopback
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not present")
 def test_the_v0_2_14_bump_keeps_30303_closed_unless_listed_in_public_ports():
-    prefix = REFERENCE_PREFIX[load_profile("v0.2.14").gonka_ref]
-    files = {rel: (REFERENCE / f"{prefix}-{Path(rel).name}").read_text()
-             for rel in load_profile("v0.2.14").upstream_files}
+    files = upstream("v0.2.14")
     udp_only = merge(config(release="v0.2.14", public_ports=["30303/udp"]), files)
     assert ("bridge", "30303", 30303, "udp") in public(udp_only)
     assert ("bridge", "30303", 30303, "tcp") not in public(udp_only)

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -233,8 +232,8 @@ def test_nginx_routes_each_version_and_root_to_the_current_one():
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-@pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx not installed (apt-get install nginx)")
-@pytest.mark.skipif(os.geteuid() != 0, reason="nginx -t with a private /etc/hosts needs root")
+# nginx -t with a private /etc/hosts needs root (a mount namespace)
+@pytest.mark.needs(NGINX, "unshare", root=True)
 @pytest.mark.parametrize("make", [config, two_versions, two_images],
                          ids=["one-version", "side-by-side", "two-images"])
 def test_nginx_conf_passes_nginx_t(tmp_path, make):

@@ -18,6 +18,7 @@ import pytest
 
 from gonka_deploy.hostside import source
 from gonka_deploy.operations.runlock import acquire_command, refusal_message
+from tests.conftest import unavailable
 
 SCRIPT = source("runlock.py")
 
@@ -55,7 +56,7 @@ def acquire(world, session, run_id="run-1", who="ana@laptop", *extra) -> tuple[i
 def flock_n(path: str) -> int:
     """What upstream's `flock -n 9` on the lock file gets: 0 free, 1 held."""
     if not shutil.which("flock"):
-        pytest.skip("util-linux flock is missing")
+        unavailable("util-linux flock is missing")
     return subprocess.run(["flock", "-n", path, "true"], timeout=10).returncode
 
 
@@ -116,7 +117,7 @@ def test_the_lock_is_free_again_when_the_watched_session_ends(world):
 
 def test_an_upstream_script_holding_its_lock_refuses_the_apply_and_is_named(world):
     if not shutil.which("flock"):
-        pytest.skip("util-linux flock is missing")
+        unavailable("util-linux flock is missing")
     lock_a = f"{world['join']}/.gonka-deployment.lock"
     Path(lock_a).touch()
     upstream = subprocess.Popen(["flock", "-n", lock_a, "sleep", "300"])
