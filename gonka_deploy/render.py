@@ -161,6 +161,24 @@ def render_host(config: HostConfig) -> dict[str, RenderedFile]:
     return {f.name: f for f in files}
 
 
+# What `gonka-deploy render` writes for the keyring password unless --with-secrets is given.
+SECRET_PLACEHOLDER = "<KEYRING_PASSWORD: gonka-deploy render --with-secrets>"
+
+
+def without_secrets(config: HostConfig) -> dict[str, RenderedFile]:
+    """The host's files as :func:`render_host` makes them, with a placeholder for the keyring
+    password; refuses (ValueError) if the real one still shows in any form."""
+    from pydantic import SecretStr
+
+    files = render_host(config.model_copy(
+        update={"keyring_password": SecretStr(SECRET_PLACEHOLDER)}))
+    real = config.keyring_password.get_secret_value()
+    for rendered in files.values():
+        if redact(rendered.content, [real], keys=()) != rendered.content:
+            raise ValueError(f"{rendered.name}: the keyring password is still in the render")
+    return files
+
+
 def node_labels(config: HostConfig, node_id: str) -> dict[str, str]:
     """The node identity every metric of a host carries."""
     return {"key_name": config.key_name, "node_id": node_id, "location": config.location,
