@@ -84,6 +84,18 @@ def _is_number(token: str) -> bool:
         return False
 
 
+def yaml_scalar(value: object) -> str:
+    """``value`` as one YAML flow scalar, written by PyYAML's emitter: plain when YAML reads it
+    back as the same string (``/mnt/ssd`` stays ``/mnt/ssd``), quoted otherwise (``#``, ``: ``,
+    a newline, a leading ``*`` or ``-``...). For templates that write YAML (the ``yaml``
+    filter); never string formatting of a value there."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=False,
+                          width=float("inf"))
+    return text.removesuffix("\n").removesuffix("\n...")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -95,6 +107,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["sh"] = sh_quote
     env.filters["dotenv"] = dotenv_quote
+    env.filters["yaml"] = yaml_scalar
     env.filters["to_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return env
 
