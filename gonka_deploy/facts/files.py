@@ -34,7 +34,9 @@ STAT_SCRIPT = r"""
 stat -c '%a %U:%G' "$1"
 if [ -z "$2" ]; then
   sha256sum < "$1" | cut -d' ' -f1
-elif ! python3 -c "$4" "$1" "$3" 2>/dev/null; then
+elif [ -n "$4" ] && d=$(python3 -c "$4" "$1" "$3" 2>/dev/null) && [ -n "$d" ]; then
+  echo "$d"
+else
   echo nodigest
 fi
 if [ -n "$2" ]; then
