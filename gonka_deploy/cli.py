@@ -66,7 +66,11 @@ def cmd_render(args) -> int:
         if target.parent != out or name in ("", ".", "..") or target.is_symlink():
             raise SystemExit(f"gonka-deploy: {name}: refusing to write outside {out}")
         _private_dir(target)
-        rendered_files = render_host(config) if args.with_secrets else without_secrets(config)
+        try:
+            rendered_files = (render_host(config) if args.with_secrets
+                              else without_secrets(config))
+        except ValueError as exc:  # the password still showed: nothing of this host written
+            raise SystemExit(f"gonka-deploy: {name}: {exc}") from None
         for rendered in rendered_files.values():
             _write_new(target / rendered.name, rendered.content, rendered.mode)
         topo = topology(config)
