@@ -1,9 +1,10 @@
 """``gonka-deploy``: operator commands that need no SSH.
 
     gonka-deploy validate INVENTORY              every problem of every host, exit 1; or a summary
-    gonka-deploy render INVENTORY --out DIR [--release NAME]
-                                                 each host's files as they would be uploaded, and
-                                                 its drift (for another release: no file edited)
+    gonka-deploy render INVENTORY --out DIR [--release NAME] [--with-secrets]
+                                                 each host's files as they would be uploaded
+                                                 (secrets as placeholders unless asked), and its
+                                                 drift (for another release: no file edited)
     gonka-deploy releases [-v]                   the release profiles (and what is unverified)
     gonka-deploy inventory-docs [--check]        regenerate the README's inventory reference
     gonka-deploy prometheus-targets INVENTORY    file_sd targets of every host's Prometheus
@@ -48,7 +49,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from .render import render_host
+    from .render import render_host, without_secrets
     from .topology import drift_report, topology
 
     hosts, configs, problems = _load(args)
@@ -58,23 +59,48 @@ def cmd_render(args) -> int:
         print(format_problems(problems, len(hosts)), file=sys.stderr)
         return 1
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)  # each host's directory is 0700 below
     for name, config in configs.items():
+        # validation refused unsafe names; this is the last line before a path is made of one
         target = out / name
-        target.mkdir(parents=True, exist_ok=True, mode=0o700)
-        rendered_files = render_host(config)
+        if target.parent != out or name in ("", ".", "..") or target.is_symlink():
+            raise SystemExit(f"gonka-deploy: {name}: refusing to write outside {out}")
+        _private_dir(target)
+        try:
+            rendered_files = (render_host(config) if args.with_secrets
+                              else without_secrets(config))
+        except ValueError as exc:  # the password still showed: nothing of this host written
+            raise SystemExit(f"gonka-deploy: {name}: {exc}") from None
         for rendered in rendered_files.values():
-            path = target / rendered.name
-            # Create with the final mode so a secret is never readable by others, even briefly.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, rendered.mode)
-            os.fchmod(fd, rendered.mode)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(rendered.content)
+            _write_new(target / rendered.name, rendered.content, rendered.mode)
         topo = topology(config)
         print(f"{name}: {len(rendered_files)} files in {target} (to be uploaded to "
               f"{config.join_dir}); release {config.release} at {topo.files.commit[:12]}")
         for item in drift_report(config):
             print(f"{name}:   drift: {item}")
+    if not args.with_secrets:
+        print("secrets: a placeholder in place of each keyring password (--with-secrets "
+              "writes the real ones)")
     return 0
+
+
+def _private_dir(path: Path) -> None:
+    """``path`` (a host's own directory) 0700, made so or narrowed; never through a link."""
+    if path.is_symlink():
+        raise SystemExit(f"gonka-deploy: {path} is a symbolic link: refusing to write there")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+def _write_new(path: Path, content: str, mode: int) -> None:
+    """Write ``content`` with ``mode`` from the first byte (a secret is never readable by
+    others, even briefly), replacing a file there but never following a link planted there."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise SystemExit(f"gonka-deploy: {path} is not a plain file: refusing to write it")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    os.fchmod(fd, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
 
 
 def cmd_releases(args) -> int:
@@ -187,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--limit", action="append", help="host name or glob (repeatable)")
     render.add_argument("--release", help="render for this release profile instead of the one "
                         "group data names (nothing is edited)")
+    render.add_argument("--with-secrets", action="store_true",
+                        help="write the real keyring password (0600 files in 0700 "
+                        "directories); default: a placeholder in its place")
     render.set_defaults(func=cmd_render)
 
     releases = sub.add_parser("releases", help="list the release profiles")

@@ -84,6 +84,18 @@ def _is_number(token: str) -> bool:
         return False
 
 
+def yaml_scalar(value: object) -> str:
+    """``value`` as one YAML flow scalar, written by PyYAML's emitter: plain when YAML reads it
+    back as the same string (``/mnt/ssd`` stays ``/mnt/ssd``), quoted otherwise (``#``, ``: ``,
+    a newline, a leading ``*`` or ``-``...). For templates that write YAML (the ``yaml``
+    filter); never string formatting of a value there."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=False,
+                          width=float("inf"))
+    return text.removesuffix("\n").removesuffix("\n...")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -95,6 +107,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["sh"] = sh_quote
     env.filters["dotenv"] = dotenv_quote
+    env.filters["yaml"] = yaml_scalar
     env.filters["to_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return env
 
@@ -159,6 +172,24 @@ def render_host(config: HostConfig) -> dict[str, RenderedFile]:
         RenderedFile("docker-compose.override.yml", topo.override, 0o644, False),
     ]
     return {f.name: f for f in files}
+
+
+# What `gonka-deploy render` writes for the keyring password unless --with-secrets is given.
+SECRET_PLACEHOLDER = "<KEYRING_PASSWORD: gonka-deploy render --with-secrets>"
+
+
+def without_secrets(config: HostConfig) -> dict[str, RenderedFile]:
+    """The host's files as :func:`render_host` makes them, with a placeholder for the keyring
+    password; refuses (ValueError) if the real one still shows in any form."""
+    from pydantic import SecretStr
+
+    files = render_host(config.model_copy(
+        update={"keyring_password": SecretStr(SECRET_PLACEHOLDER)}))
+    real = config.keyring_password.get_secret_value()
+    for rendered in files.values():
+        if redact(rendered.content, [real], keys=()) != rendered.content:
+            raise ValueError(f"{rendered.name}: the keyring password is still in the render")
+    return files
 
 
 def node_labels(config: HostConfig, node_id: str) -> dict[str, str]:

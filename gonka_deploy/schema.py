@@ -43,8 +43,9 @@ COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 PEER_RE = re.compile(r"^[0-9a-f]{40}@[^@:\s]+:\d{1,5}$")
 SSH_KEY_RE = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com"
-    r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$"
+    r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\x00-\x1f\x7f]*)?$"
 )
+GIT_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}$")
 RETENTION_RE = re.compile(r"^\d+(ms|s|m|h|d|w|y)$")
 PUBLIC_PORT_RE = re.compile(r"^\d{1,5}(/(tcp|udp))?$")
 PLACEHOLDERS = ("<fillin>", "changeme", "change-me", "placeholder", "password", "secret")
@@ -109,10 +110,38 @@ def _check_image(value: str) -> str:
     return value
 
 
+# Paths go raw into /etc/fstab and into compose files and config.env (HF_HOME feeds a
+# `${HF_HOME}:/root/.cache` volume): a space, `#`, `:`, a newline or a quote would split or
+# reopen a field there. Only this set, normalised, absolute, no `.`/`..` segment, and not `/`.
+SAFE_PATH_RE = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+
+
 def _check_abs_path(value: str) -> str:
-    if not value.startswith("/") or "//" in value or value.rstrip("/") == "":
+    if not value.startswith("/") or value.rstrip("/") == "":
         raise ValueError("not an absolute path (and not /)")
-    return value.rstrip("/")
+    value = value.rstrip("/")
+    if not SAFE_PATH_RE.match(value):
+        raise ValueError("not a plain absolute path: only letters, digits and `._-` between "
+                         "single slashes (no space, `#`, `:`, quote or control character)")
+    if any(part in (".", "..") for part in value.split("/")):
+        raise ValueError("not a normalised path (a `.` or `..` segment)")
+    return value
+
+
+# Inventory (pyinfra) host names become local paths (`gonka-deploy render --out DIR/<name>`)
+# and log prefixes: a plain name, an IP address or `@local`; never `/`, `..`, or a leading
+# `-` or `.`.
+HOST_NAME_RE = re.compile(r"^(@local|[A-Za-z0-9][A-Za-z0-9_.:@-]{0,252})$")
+
+
+def check_host_name(name: object) -> str | None:
+    """Why ``name`` cannot be an inventory host name of this toolkit, or None."""
+    if not isinstance(name, str) or not HOST_NAME_RE.match(name):
+        return ("not a safe host name: letters, digits and `._:@-`, starting with a letter or "
+                "digit (no `/`, space or control character), or `@local`")
+    if ".." in name:
+        return "not a safe host name: `..` is not allowed"
+    return None
 
 
 HostName = Annotated[str, AfterValidator(_check_hostname_or_ip)]
@@ -528,6 +557,11 @@ class HostConfig(Strict):
     def _data_disk(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^/dev/[A-Za-z0-9][A-Za-z0-9/_.:-]*$", value):
             raise ValueError("not an absolute /dev/... block device path")
+        # /dev/disk/by-path names hold `:`; a `.`/`..` segment or `//` could leave /dev
+        if value is not None and ("//" in value or value.endswith("/") or any(
+                part in (".", "..") for part in value.split("/"))):
+            raise ValueError("not an absolute /dev/... block device path (a `.` or `..` "
+                             "segment, or an empty one)")
         return value
 
     @field_validator("persistent_peers", "seeds")
@@ -545,6 +579,25 @@ class HostConfig(Strict):
             if not SSH_KEY_RE.match(key.strip()):
                 raise ValueError(f"{key[:40]!r}... is not an OpenSSH public key line")
         return [key.strip() for key in values]
+
+    @model_validator(mode="after")
+    def _ssh_keys_exclusive(self) -> HostConfig:
+        # exclusive with no key listed removes every key of the login user (the one this run
+        # logs in with is kept at apply time, but no admin could log in after it)
+        if self.admin_ssh_keys_exclusive and not self.admin_ssh_keys:
+            raise ValueError("admin_ssh_keys_exclusive: true with an empty admin_ssh_keys "
+                             "would remove every key of the login user; list the admin keys "
+                             "or set it false")
+        return self
+
+    @field_validator("gonka_ref")
+    @classmethod
+    def _gonka_ref(cls, value: str) -> str:
+        # goes into git commands (quoted) and into the comment head of the rendered compose
+        # override: a newline there would start YAML of its own
+        if not GIT_REF_RE.match(value) or ".." in value or "@{" in value:
+            raise ValueError("not a git branch, tag or commit name (letters, digits, `._/+-`)")
+        return value
 
     @field_validator("public_ports")
     @classmethod

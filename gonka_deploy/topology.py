@@ -273,6 +273,14 @@ def _dump(config: HostConfig, profile: ReleaseProfile, doc: dict,
         "# 127.0.0.1; Compose appends `ports` lists across -f files, so each changed list is",
         "# replaced with !override (Compose >= 2.24). Images: the release profile and host data.",
     ]
+    comments = [*head, *(f"  # {mlnodes[name][1]}" for name in doc
+                         if name in mlnodes and name != config.mlnode_base_service)]
+    # The comments are the only text here not written by the YAML emitter: a control
+    # character (a newline) in a value would start YAML of its own.
+    for line in comments:
+        if not line.isprintable():
+            raise TopologyError(f"{OVERRIDE}: refusing a comment with a control character: "
+                                f"{ascii(line)}")
     body = []
     for name, entry in doc.items():
         if name in mlnodes and name != config.mlnode_base_service:

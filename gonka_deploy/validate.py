@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from .release.profiles import DEFAULT_RELEASE, ReleaseError, load_profile, with_profile
-from .schema import FROM_RELEASE, HostConfig, unknown_keys
+from .schema import FROM_RELEASE, HostConfig, check_host_name, unknown_keys
 from .secrets import (
     SecretError,
     missing_message,
@@ -28,6 +28,7 @@ from .secrets import (
 )
 
 SECRET_FIELDS = {"keyring_password"}
+HOST_NAME_FIELD = "(inventory host name)"
 MAX_GOT = 80
 
 
@@ -115,6 +116,12 @@ def validate_host(name: str, data: Mapping[str, Any],
                   environ: Mapping[str, str] | None = None
                   ) -> tuple[HostConfig | None, list[Problem]]:
     problems: list[Problem] = []
+    bad_name = check_host_name(name)
+    if bad_name:
+        # the name becomes a path (render --out DIR/<name>) and a log prefix: refused whatever
+        # the rest holds; shown escaped, so that it cannot forge lines of this report
+        name = name if isinstance(name, str) and name.isprintable() else ascii(name)
+        problems.append(Problem(name, HOST_NAME_FIELD, f"{bad_name} (got {_got(name)})"))
     values, release_error = host_values(data)
     if release_error:
         problems.append(Problem(name, "release", release_error))

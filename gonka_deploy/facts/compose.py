@@ -17,13 +17,35 @@ HTTP_PROBE_SCRIPT = source("http_probe.py")
 # hashes of every service, then the containers (`docker compose ps -a --format json`, one object
 # per line). `config --hash '*'` lists enabled services only; `--profile '*'` adds those of an
 # inactive profile (an MLNode retired by the upgrade's cleanup still has a container to remove).
+#
+# A config hash is the sha256 of the service's config, its environment included (the api's
+# KEYRING_PASSWORD): printed as is (fact output at -vvv) it would let anyone who reads the log
+# test password guesses offline. So each hash, the wanted ones and the containers' labels, is
+# printed keyed: sha256 of a random 256-bit key of this read (never printed, gone when the read
+# ends) followed by the hash. Only hashes of one read are compared with each other, so a key
+# per read is all the comparison needs.
 STATE_SCRIPT = r"""
 cd "$1" || { echo nodir; exit 0; }
 shift
 set -- $(for f in "$@"; do printf -- '-f %s ' "$f"; done)
+k=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+[ ${#k} -eq 64 ] || { echo 'no random key for the config hashes' >&2; exit 1; }
+mac() { printf '%s%s' "$k" "$1" | sha256sum | cut -d' ' -f1; }
 echo '#services'; docker compose "$@" config --services || exit 1
-echo '#hashes'; docker compose "$@" --profile '*' config --hash '*' || exit 1
-echo '#ps'; docker compose "$@" ps -a --format json
+hashes=$(docker compose "$@" --profile '*' config --hash '*') || exit 1
+echo '#hashes'
+printf '%s\n' "$hashes" | while read -r name hash; do
+  [ -n "$name" ] && echo "$name $(mac "$hash")"
+done
+echo '#ps'
+ps=$(docker compose "$@" ps -a --format json); rc=$?
+printf '%s\n' "$ps" | while IFS= read -r line; do
+  for hash in $(printf '%s\n' "$line" | grep -o 'config-hash=[0-9a-f]*' | cut -d= -f2); do
+    line=$(printf '%s\n' "$line" | sed "s/config-hash=$hash/config-hash=$(mac "$hash")/g")
+  done
+  printf '%s\n' "$line"
+done
+exit $rc
 """
 
 
@@ -38,7 +60,8 @@ class ComposeServiceDict(TypedDict):
 class ComposeState(FactBase[dict[str, ComposeServiceDict] | None]):
     """
     Returns, per service of a compose project, the config hash compose wants and the state and
-    hash of its container. None when the project directory does not exist.
+    hash of its container, both keyed with a key of this read (comparable with each other
+    only). None when the project directory does not exist.
 
     .. code:: python
 

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand
 
-from ..facts.files import ManagedFile, masked
+from ..facts.files import ManagedFile, keyed_matches, masked
 from ..render import SECRET_KEYS, redact
 from .util import log_diff, operation, write_command
 
@@ -32,8 +32,9 @@ def rendered(path: str, content: str | SecretStr, mode: int = 0o644, owner: str 
     + secret_keys: the variables (``NAME=``) or YAML keys (``NAME:``) whose values the host
       masks before it sends the file back (default ``KEYRING_PASSWORD``)
 
-    A file with ``secrets`` is never read back: the host sends its sha256 and its content with
-    the values of the secret variables (``KEYRING_PASSWORD=…``) masked. The wanted content
+    A file with ``secrets`` is never read back: the host sends a keyed digest of it (no plain
+    hash to test guesses against: :mod:`gonka_deploy.hostside.filedigest`) and its content
+    with the values of the secret variables (``KEYRING_PASSWORD=…``) masked. The wanted content
     travels on stdin into a temp file created 0600 beside the target, then renamed: never
     through argv, never world-readable.
 
@@ -49,7 +50,13 @@ def rendered(path: str, content: str | SecretStr, mode: int = 0o644, owner: str 
     keys = tuple(secret_keys) if secrets else ()
     current = host.get_fact(ManagedFile, path=path, **({"masked": keys} if keys else {}))
     text = reveal(content)
-    if current is not None and current["sha256"] == hashlib.sha256(text.encode()).hexdigest():
+    if current is None:
+        same = False
+    elif keys:  # a secret file: only a keyed digest came back
+        same = keyed_matches(current.get("keyed", ""), text)
+    else:
+        same = current["sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    if same:
         wrong = []
         if current["mode"] != mode:
             wrong.append(StringCommand("chmod", f"{mode:04o}", QuoteString(path)))

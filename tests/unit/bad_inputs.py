@@ -117,6 +117,28 @@ CASES = [
      "unit 'atom' is neither 'ngonka' nor 'GNK'"),
     ("cold-min-fraction", {"cold_balance_min": "0.0000000001 GNK"}, "cold_balance_min",
      "is not a whole number of ngonka"),
+    # issue 20 item 8: the inventory name becomes a path (render --out DIR/<name>)
+    ("../../escape", {"key_name": "escape-name"}, "(inventory host name)",
+     "not a safe host name"),
+    ("-dash-first", {"key_name": "dash-first"}, "(inventory host name)", "not a safe host name"),
+    ("dots..inside", {"key_name": "dots-inside"}, "(inventory host name)", "`..` is not allowed"),
+    # issue 20 item 11: paths go raw into fstab and compose files
+    ("mount-space", {"data_mount": "/mnt/my ssd"}, "data_mount", "not a plain absolute path"),
+    ("mount-newline", {"data_mount": "/mnt/ssd\n/etc"}, "data_mount", "not a plain absolute"),
+    ("mount-hash", {"data_mount": "/mnt/ssd#x"}, "data_mount", "not a plain absolute path"),
+    ("mount-dotdot", {"data_mount": "/mnt/../etc"}, "data_mount", "not a normalised path"),
+    ("mount-double-slash", {"data_mount": "/mnt//ssd"}, "data_mount", "not a plain absolute"),
+    ("hf-colon", {"hf_home": "/mnt/hf:/root"}, "hf_home", "not a plain absolute path"),
+    ("gonka-dir-quote", {"gonka_dir": "/opt/g'x"}, "gonka_dir", "not a plain absolute path"),
+    ("disk-deep-traversal", {"data_disk": "/dev/disk/../../etc/passwd"}, "data_disk",
+     "not an absolute /dev/"),
+    ("gonka-ref-newline", {"gonka_ref": "main\nservices:"}, "gonka_ref",
+     "not a git branch, tag or commit"),
+    # issue 20 item 10: exclusive with no key listed would lock every admin out
+    ("ssh-exclusive-empty", {"admin_ssh_keys_exclusive": True}, "admin_ssh_keys_exclusive",
+     "would remove every key of the login user"),
+    ("ssh-key-control-char", {"admin_ssh_keys": ["ssh-ed25519 AAAAC3Nz ops\x1b[2J"]},
+     "admin_ssh_keys", "not an OpenSSH public key"),
 ]
 
 # Passwords per host, given through the per-key environment variable.

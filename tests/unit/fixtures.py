@@ -57,7 +57,11 @@ SCRIPTS = {
     "PYTHON_SCRIPT": "gonka_deploy.facts.runlock",
     "KEYFILES_SCRIPT": "gonka_deploy.facts.backup",
     "COSMOVISOR_SCRIPT": "gonka_deploy.facts.cosmovisor",
+    "DIGEST_SCRIPT": "gonka_deploy.facts.files",
 }
+# The run's Diffie-Hellman exponent in operation cases (gonka_deploy.facts.files): a case's
+# keyed digest (`dh:OWN:MAC`, made with tests/unit/keyed_digest.py) verifies under it.
+FIXTURE_EXPONENT = int("5eed" * 20, 16)
 ALIASES = {"COMPOSE_SCRIPT": "STATE_SCRIPT", "HF_SCRIPT": "SCRIPT", "NGINX_SCRIPT": "UPDATE_SCRIPT",
            "VERIFY_SCRIPT": "SCRIPT"}
 
@@ -184,6 +188,7 @@ def case_id(path: Path) -> str:
 def run_operation(path: Path, caplog, tmp_path: Path, monkeypatch) -> None:
     spec = json.loads(path.read_text())
     monkeypatch.setenv("GONKA_STATE_DIR", str(tmp_path / "nodes"))
+    monkeypatch.setattr("gonka_deploy.facts.files._run_exponent", lambda: FIXTURE_EXPONENT)
     monkeypatch.setenv("GONKA_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.setenv("GONKA_SECRETS_DIR", str(tmp_path / "secrets"))
     for name in [n for n in os.environ if n.startswith("GONKA_BACKUP_PASSPHRASE")]:

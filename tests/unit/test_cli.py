@@ -38,11 +38,12 @@ def test_validate_console_script_exits_1_without_password(monkeypatch, tmp_path)
     assert "gpu-fra-01: keyring_password: missing" in proc.stderr
 
 
-def test_render_writes_each_host_with_secret_files_0600(in_repo, tmp_path, capsys):
+def test_render_with_secrets_writes_0600_files_in_a_0700_directory(in_repo, tmp_path, capsys):
     out = tmp_path / "rendered"
-    assert cli.main(["render", "inventories/prod.py", "--out", str(out),
+    assert cli.main(["render", "inventories/prod.py", "--out", str(out), "--with-secrets",
                      "--limit", "gpu-fra-*", "--release", "v0.2.13"]) == 0
     assert [p.name for p in out.iterdir()] == ["gpu-fra-01"]
+    assert stat.S_IMODE((out / "gpu-fra-01").stat().st_mode) == 0o700
     files = {p.name: p for p in (out / "gpu-fra-01").iterdir()}
     assert set(files) == {"config.env", ".env", "node-config.json", "nginx.conf",
                           "docker-compose.override.yml"}
@@ -52,6 +53,46 @@ def test_render_writes_each_host_with_secret_files_0600(in_repo, tmp_path, capsy
     assert PASSWORD in files["config.env"].read_text()
     assert json.loads(files["node-config.json"].read_text())[0]["id"] == "node1"
     assert "/mnt/ssd/gonka/deploy/join" in capsys.readouterr().out
+
+
+def test_render_writes_a_placeholder_for_the_password_by_default(in_repo, tmp_path, capsys):
+    out = tmp_path / "rendered"
+    assert cli.main(["render", "inventories/prod.py", "--out", str(out),
+                     "--limit", "gpu-fra-01", "--release", "v0.2.13"]) == 0
+    texts = {p.name: p.read_text() for p in (out / "gpu-fra-01").iterdir()}
+    assert not any(PASSWORD in text for text in texts.values())
+    placeholder = "'<KEYRING_PASSWORD: gonka-deploy render --with-secrets>'"
+    assert f"export KEYRING_PASSWORD={placeholder}\n" in texts["config.env"]
+    assert f"\nKEYRING_PASSWORD={placeholder}\n" in texts[".env"]
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "secrets: a placeholder in place of each keyring password (--with-secrets writes the "
+        "real ones)")
+
+
+def test_render_refuses_a_host_name_that_leaves_out_and_writes_nothing(in_repo, tmp_path,
+                                                                     capsys):
+    inventory = tmp_path / "inv" / "inv.py"
+    inventory.parent.mkdir()
+    inventory.write_text((REPO / "inventories" / "prod.py").read_text().replace(
+        '"gpu-fra-01",', '"../../escaped",'))
+    out = tmp_path / "a" / "b" / "out"
+    assert cli.main(["render", str(inventory), "--out", str(out), "--with-secrets",
+                     "--release", "v0.2.13"]) == 1
+    err = capsys.readouterr().err
+    assert "  ../../escaped: (inventory host name): not a safe host name" in err
+    assert not (tmp_path / "a" / "escaped").exists() and not out.exists()
+    assert not any(PASSWORD in p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_render_never_writes_through_a_link_planted_in_out(in_repo, tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (out / "gpu-fra-01").mkdir(parents=True)
+    elsewhere.write_text("untouched\n")
+    (out / "gpu-fra-01" / "config.env").symlink_to(elsewhere)
+    with pytest.raises(SystemExit, match="config.env is not a plain file: refusing"):
+        cli.main(["render", "inventories/prod.py", "--out", str(out), "--with-secrets",
+                  "--limit", "gpu-fra-01", "--release", "v0.2.13"])
+    assert elsewhere.read_text() == "untouched\n"
 
 
 def test_missing_inventory_is_a_clear_error(in_repo):
@@ -87,7 +128,7 @@ def test_render_for_another_release_shows_its_drift_and_edits_nothing(in_repo, t
                      "--limit", "gpu-fra-01", "--release", "v0.2.14"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("release v0.2.14 at ee730031dece")
-    assert out[1:] == [
+    assert out[1:-1] == [
         "gpu-fra-01:   drift: port: bridge 30303->30303/tcp is published by the release on every "
         "interface; bound to 127.0.0.1 (list '30303' in public_ports to open it)",
         "gpu-fra-01:   drift: port: bridge 30303->30303/udp is published by the release on every "

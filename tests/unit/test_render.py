@@ -302,3 +302,30 @@ def test_several_images_and_a_side_by_side_upgrade_are_refused_together():
                mlnodes=[{"id": "node1", "models": ["MiniMaxAI/MiniMax-M2.7"]},
                         {"id": "node2", "models": ["MiniMaxAI/MiniMax-M2.7"],
                          "image": "ghcr.io/gonka-ai/mlnode:3.0.16"}])
+
+
+YAML_VALUES = ["/mnt/ssd", "127.0.0.1:9090", "a: b", "x # y", "line\nbreak", "- item", "*ref",
+               "'quoted'", '"dq"', "yes", "null", "123", "", "tab\there", "{a}", "%x"]
+
+
+def test_the_yaml_filter_writes_each_value_back_as_the_same_string():
+    import yaml
+
+    from gonka_deploy.render import ENV, yaml_scalar
+
+    assert yaml_scalar("/mnt/ssd") == "/mnt/ssd"  # safe values stay bare (goldens unchanged)
+    template = ENV.from_string("volumes:\n  - {{ v | yaml }}\nk: {{ v | yaml }}\n")
+    for value in YAML_VALUES:
+        text = template.render(v=value)
+        assert yaml.safe_load(text) == {"volumes": [value], "k": value}, text
+
+
+def test_an_override_comment_with_a_control_character_is_refused():
+    from gonka_deploy.topology import TopologyError, _dump
+
+    config = host_config(release=RELEASE)
+    bad = config.model_copy(update={"gonka_ref": "main\nservices: {evil: {}}"})
+    with pytest.raises(TopologyError, match="refusing a comment with a control character"):
+        _dump(bad, load_profile(RELEASE), {"api": {"image": "a:1"}}, {})
+    assert "services:\n  api:\n    image: a:1\n" in _dump(config, load_profile(RELEASE),
+                                                        {"api": {"image": "a:1"}}, {})
