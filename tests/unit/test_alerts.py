@@ -182,3 +182,18 @@ def test_exporter_image_by_tag_only_is_refused_naming_the_field():
     cfg, problems = validate_host("h", data, env)
     assert cfg is None and [p.field for p in problems] == ["alerting.exporter_image"]
     assert "pin the image by digest" in problems[0].message
+
+
+def test_the_sandbox_re_pins_the_exporter_to_its_stand_in_digest():
+    """The sandbox registry serves the schema's name:tag under the stand-in's own digest; its
+    group data pins that one, so a sandbox pull by digest is real (sandbox/images/README.md)."""
+    from sandbox.bench.inventory import group_data, standin_exporter
+    from sandbox.images.catalog import referenced
+
+    assert "python:3.12-slim-bookworm" in referenced()      # the registry serves the name:tag
+    digest = "sha256:" + "ab" * 32
+    alerting = standin_exporter({"python:3.12-slim-bookworm": digest})
+    assert alerting == {"exporter_image": f"python:3.12-slim-bookworm@{digest}"}
+    assert standin_exporter({}) is None
+    assert group_data("10.0.0.1", None, "m", None, alerting=alerting)["alerting"] == alerting
+    assert exporter_service(host_config(alerting=alerting))["image"] == alerting["exporter_image"]
