@@ -272,7 +272,8 @@ def main() -> int:
                         gonka_ref=state.get("gonka_ref"),
                         model=state.get("model", inventory.DEFAULT_MODEL),
                         model_commit=state.get("model_commit"),
-                        images=inventory.standin_images(fleet.images), ssh=ssh)
+                        images=inventory.standin_images(fleet.images), ssh=ssh,
+                        alerting=inventory.standin_exporter(fleet.images))
         full = out / "inventories" / "sandbox.py"
         single = one_host_inventory(full, out / "one")
         env = dict(os.environ, GONKA_SECRETS_DIR=str(out / "secrets"),

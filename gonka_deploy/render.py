@@ -225,6 +225,12 @@ def exporter_args(config: HostConfig) -> dict:
             "seed_ttl": 60}
 
 
+# The empty directory (in the monitoring project, so on the data filesystem) the gonka exporter
+# gets at the data mount's path: statvfs there reads the data filesystem, and nothing of the
+# data is in the container.
+EXPORTER_STATVFS_DIR = "exporter-statvfs"
+
+
 def render_monitoring(config: HostConfig, node_id: str) -> dict[str, RenderedFile]:
     """The host's monitoring compose project (under ``{data_mount}/monitoring``): Prometheus
     and node-exporter; with ``alerting.enabled`` also the alert rules, Alertmanager and the gonka
@@ -234,7 +240,7 @@ def render_monitoring(config: HostConfig, node_id: str) -> dict[str, RenderedFil
     alerting = config.alerting if config.alerting.enabled else None
     compose = ENV.get_template("monitoring/docker-compose.yml.j2").render(
         c=config, m=config.monitoring, a=alerting, exporter_args=json.dumps(
-            exporter_args(config), sort_keys=True))
+            exporter_args(config), sort_keys=True), statvfs_dir=EXPORTER_STATVFS_DIR)
     prometheus = ENV.get_template("monitoring/prometheus.yml.j2").render(
         c=config, jobs=scrape_jobs(config), labels=node_labels(config, node_id),
         interval=config.alerting.evaluation_interval, alerting=alerting)

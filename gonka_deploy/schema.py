@@ -316,6 +316,25 @@ class Telegram(Strict):
                                     "https://api.telegram.org)")
 
 
+# The gonka exporter's image (issue 20): only by digest, so what runs is what was reviewed.
+# python:3.12-slim-bookworm's multi-platform index as Docker's official-images bot recorded it
+# (docker-library/repo-info@33a22f41ac7bf613bc03380b0317536a9a7fb5e8,
+# repos/python/remote/3.12-slim-bookworm.md: `docker pull python@sha256:0f5b26b9…`).
+EXPORTER_IMAGE = ("python:3.12-slim-bookworm"
+                  "@sha256:0f5b26b9518d002b6173fd61daad821fa340635ebfec5bba471013f9ca114579")
+
+
+def _check_pinned_image(value: str) -> str:
+    _check_image(value)
+    if not re.search(r"@sha256:[0-9a-f]{64}$", value):
+        raise ValueError(f"{value!r}: pin the image by digest (name:tag@sha256:<64 hex>); a tag "
+                         "can be moved to another image")
+    return value
+
+
+PinnedImage = Annotated[str, AfterValidator(_check_pinned_image)]
+
+
 class Alerting(Strict):
     """Alertmanager beside Prometheus, and the small exporter for what no exporter scrapes."""
 
@@ -323,7 +342,8 @@ class Alerting(Strict):
                           "`monitoring.enabled`)")
     alertmanager_image: Image = "prom/alertmanager:v0.27.0"
     # the exporter runs gonka_deploy/hostside/status_probe.py --serve (stdlib only)
-    exporter_image: Image = "python:3.12-slim-bookworm"
+    exporter_image: PinnedImage = Field(EXPORTER_IMAGE, description="the gonka exporter's "
+                                        "image, pinned by digest (`name:tag@sha256:…`)")
     alertmanager_listen: str = Field("127.0.0.1:9093", pattern=r"^[\w.:\[\]-]+:\d{1,5}$",
                                      description="Alertmanager listen address (host network)")
     exporter_port: Port = Field(9102, description="gonka exporter port on 127.0.0.1")

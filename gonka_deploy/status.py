@@ -8,6 +8,8 @@ that does not answer within ``--timeout`` is unreachable; it never holds the oth
 
 Unhealthy (exit 1, each host named with its reasons):
 - unreachable: SSH failed or the probe did not answer within the timeout;
+- the probe's document does not parse (:class:`ProbeDocument`: a height of ``"1000"``, a list
+  where a reading goes, a reading missing): the fields named, nothing of it judged;
 - chain: the RPC does not answer, the node container is not running, the latest block is
   older than ``health.max_block_age_s`` while not catching up (stalled), more than
   ``health.max_lag_blocks`` behind the seed while not catching up (lagging), or still catching
@@ -36,7 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .address import account_address
 from .hostside import source
@@ -133,6 +135,126 @@ class FleetStatus(BaseModel):
     healthy: bool
     elapsed_s: float
     hosts: list[HostStatus]
+
+
+# --- the probe's document (hostside/status_probe.py), as the controller reads it ------------
+#
+# Strict types: a height of "1000", a GPU count of "4" or a list where a reading's object goes
+# is a document this controller did not write the probe for, never a value to compare. Every
+# reading must be there (the probe always prints all of them); a reading that failed on the
+# host carries only its ``error`` (and ``took_s``), so its values default to unknown. Extra
+# keys are allowed: a newer probe may say more.
+
+class _Reading(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+    error: str | None = None
+    took_s: float | None = None
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class ChainReading(_Reading):
+    height: int | None = Field(None, ge=0)
+    catching_up: bool | None = None
+    block_age_s: float | None = None
+
+
+class SeedHeightReading(_Reading):
+    height: int | None = Field(None, ge=0)
+
+
+class ContainerReading(_Item):
+    id: str | None = None
+    image: str | None = None
+    running: bool | None = None
+    started_at: str | None = None
+
+
+class ContainersReading(_Reading):
+    services: dict[str, ContainerReading] = Field(default_factory=dict)
+
+
+class VersionsReading(_Reading):
+    node_binary: str | None = None
+    node: str | None = None
+    api: str | None = None
+
+
+class ParticipantReading(_Reading):
+    registered: bool | None = None
+    status: str | None = None
+    inference_count: int | None = Field(None, ge=0)
+    missed_requests: int | None = Field(None, ge=0)
+
+
+class EpochReading(_Reading):
+    epoch_id: int | None = Field(None, ge=0)
+    in_epoch: bool | None = None
+    weight: int | None = Field(None, ge=0)
+
+
+class MLNodeReading(_Item):
+    id: str | None = None
+    state: str | None = None
+    enabled: bool | None = None
+    serving: bool
+    version: str | None = None
+    models: list[str] = Field(default_factory=list)
+    failure_reason: str | None = None
+
+
+class MLNodesReading(_Reading):
+    nodes: list[MLNodeReading] = Field(default_factory=list)
+
+
+class GpusReading(_Reading):
+    count: int | None = Field(None, ge=0)
+    names: list[str] = Field(default_factory=list)
+
+
+class DiskReading(_Reading):
+    path: str | None = None
+    free_bytes: int | None = Field(None, ge=0)
+    total_bytes: int | None = Field(None, ge=0)
+
+
+class CloneReading(_Reading):
+    head: str | None = None
+    sha256: dict[str, str] = Field(default_factory=dict)
+
+
+class ProbeDocument(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+    chain: ChainReading
+    seed_height: SeedHeightReading
+    containers: ContainersReading
+    versions: VersionsReading
+    participant: ParticipantReading
+    epoch: EpochReading
+    mlnodes: MLNodesReading
+    gpus: GpusReading
+    disk: DiskReading
+    clone: CloneReading
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def parse_probe(doc: Any) -> tuple[ProbeDocument | None, str | None]:
+    """(the typed document, None) or (None, why it does not parse: each field by its path)."""
+    try:
+        return ProbeDocument.model_validate(doc), None
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        why = [f"{'.'.join(str(part) for part in e['loc']) or 'document'}: {e['msg']}"
+               + (f" (got {_shown(e['input'])})" if e["type"] != "missing" else "")
+               for e in errors[:3]]
+        more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+        return None, "probe document does not parse: " + "; ".join(why) + more
 
 
 # --- one host over SSH -----------------------------------------------------------------------
@@ -245,7 +367,9 @@ def _gb(n: int | None) -> float | None:
 def host_status(name: str, config: HostConfig, doc: dict | None, error: str | None,
                 elapsed: float, last_apply: LastApply | None = None,
                 drift: list[str] | None = None, now: float | None = None) -> HostStatus:
-    """The status of one host from its probe document (None: unreachable, ``error`` why)."""
+    """The status of one host from its probe document (None: unreachable, ``error`` why).
+    A document that does not parse (:class:`ProbeDocument`) makes the host unhealthy, the
+    fields that do not parse named; nothing of it is judged."""
     now = time.time() if now is None else now
     h = config.health
     problems: list[str] = []
@@ -259,25 +383,30 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
     if doc is None:
         status.problems = [f"unreachable: {error}"]
         return status
+    if isinstance(doc, dict):
+        status.readings = {k: v for k, v in doc.items() if isinstance(v, dict)}
+    d, why = parse_probe(doc)
+    if d is None:
+        status.problems = [why]
+        return status
 
     # chain
-    chain, seed = doc.get("chain") or {}, doc.get("seed_height") or {}
-    containers = doc.get("containers") or {}
-    running = containers.get("services") or {}
-    node = running.get("node") or {"running": False if not containers.get("error") else None}
+    chain, seed, containers = d.chain, d.seed_height, d.containers
+    running = containers.services
+    node = running.get("node") or ContainerReading(
+        running=False if not containers.error else None)
     c = status.chain
-    c.height, c.catching_up, c.block_age_s = (chain.get("height"), chain.get("catching_up"),
-                                              chain.get("block_age_s"))
-    c.seed_height = seed.get("height")
-    c.node_running, c.node_started_at = node.get("running"), node.get("started_at")
+    c.height, c.catching_up, c.block_age_s = chain.height, chain.catching_up, chain.block_age_s
+    c.seed_height = seed.height
+    c.node_running, c.node_started_at = node.running, node.started_at
     if c.height is not None and c.seed_height is not None:
         c.lag = max(c.seed_height - c.height, 0)
     if c.node_running is False:
         problems.append("node container not running")
-    if containers.get("error"):
-        warnings.append(f"containers: {containers['error']}")
+    if containers.error:
+        warnings.append(f"containers: {containers.error}")
     if c.height is None:
-        problems.append(f"chain RPC: {chain.get('error') or 'no answer'}")
+        problems.append(f"chain RPC: {chain.error or 'no answer'}")
     elif c.catching_up:
         started = _parse_time(c.node_started_at)
         if started is not None and now - started > h.catching_up_max_s:
@@ -291,34 +420,31 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
         if c.lag is not None and c.lag > h.max_lag_blocks:
             problems.append(f"lagging: {c.lag} blocks behind the seed "
                             f"(limit {h.max_lag_blocks})")
-    if seed.get("error"):
-        warnings.append(f"seed height unknown: {seed['error']}")
+    if seed.error:
+        warnings.append(f"seed height unknown: {seed.error}")
 
     # binaries
-    v = doc.get("versions") or {}
-    status.versions = Versions(node_binary=v.get("node_binary"), node=v.get("node"),
-                               api=v.get("api"))
-    if v.get("error"):
-        warnings.append(f"versions: {v['error']}")
+    v = d.versions
+    status.versions = Versions(node_binary=v.node_binary, node=v.node, api=v.api)
+    if v.error:
+        warnings.append(f"versions: {v.error}")
 
     # participation
-    part, epoch = doc.get("participant") or {}, doc.get("epoch") or {}
+    part, epoch = d.participant, d.epoch
     p = status.participant
-    p.registered, p.status = part.get("registered"), part.get("status")
-    p.inference_count, p.missed_requests = part.get("inference_count"), \
-        part.get("missed_requests")
-    p.epoch_id, p.in_epoch, p.weight = epoch.get("epoch_id"), epoch.get("in_epoch"), \
-        epoch.get("weight")
+    p.registered, p.status = part.registered, part.status
+    p.inference_count, p.missed_requests = part.inference_count, part.missed_requests
+    p.epoch_id, p.in_epoch, p.weight = epoch.epoch_id, epoch.in_epoch, epoch.weight
     if p.missed_requests is not None and p.inference_count is not None:
         total = p.missed_requests + p.inference_count
         # upstream's own rate: missed / (inference_count + missed) (setup_report.go)
         p.missed_pct = round(100.0 * p.missed_requests / total, 1) if total else 0.0
-    if part.get("error"):
-        warnings.append(f"participant unknown: {part['error']}")
+    if part.error:
+        warnings.append(f"participant unknown: {part.error}")
     elif p.registered is False:
         problems.append(f"participant {p.address} not registered on the seed api")
-    if epoch.get("error"):
-        warnings.append(f"epoch unknown: {epoch['error']}")
+    if epoch.error:
+        warnings.append(f"epoch unknown: {epoch.error}")
     elif p.in_epoch is False and p.registered is not False:
         problems.append(f"not in the current epoch {p.epoch_id}")
     if p.missed_pct is not None and p.missed_pct > h.max_missed_pct:
@@ -326,26 +452,25 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
                         f"(limit {h.max_missed_pct} %)")
 
     # ML nodes
-    ml, images = doc.get("mlnodes") or {}, running
+    ml = d.mlnodes
     services = {node: svc.service for svc in config.mlnode_services for node in svc.nodes}
-    seen = {n.get("id"): n for n in ml.get("nodes") or []}
-    if ml.get("error"):
-        problems.append(f"admin api: {ml['error']}")
+    seen = {n.id: n for n in ml.nodes}
+    if ml.error:
+        problems.append(f"admin api: {ml.error}")
     for node in config.mlnodes:
         got = seen.get(node.id)
         service = services.get(node.id)
-        image = (images.get(service) or {}).get("image") if service else None
+        image = running[service].image if service in running else None
         if got is None:
             status.mlnodes.append(MLNodeStatus(id=node.id, state="MISSING", image=image,
                                                models=list(node.models)))
-            if not ml.get("error"):
+            if not ml.error:
                 problems.append(f"ML node {node.id} unknown to the api")
             continue
-        entry = MLNodeStatus(id=node.id, state=got.get("state") or "UNKNOWN",
-                             enabled=got.get("enabled"), serving=bool(got.get("serving")),
-                             version=got.get("version"), image=image,
-                             models=got.get("models") or list(node.models),
-                             failure_reason=got.get("failure_reason"))
+        entry = MLNodeStatus(id=node.id, state=got.state or "UNKNOWN", enabled=got.enabled,
+                             serving=got.serving, version=got.version, image=image,
+                             models=got.models or list(node.models),
+                             failure_reason=got.failure_reason)
         status.mlnodes.append(entry)
         if not entry.serving:
             why = "disabled" if entry.enabled is False else entry.state
@@ -353,25 +478,23 @@ def host_status(name: str, config: HostConfig, doc: dict | None, error: str | No
                             + (f" ({entry.failure_reason})" if entry.failure_reason else ""))
 
     # GPUs and disk
-    gpus = doc.get("gpus") or {}
-    status.gpus.seen, status.gpus.names = gpus.get("count"), gpus.get("names") or []
-    if gpus.get("error"):
-        problems.append(f"GPUs: {gpus['error']}")
+    gpus = d.gpus
+    status.gpus.seen, status.gpus.names = gpus.count, gpus.names
+    if gpus.error:
+        problems.append(f"GPUs: {gpus.error}")
     elif status.gpus.seen is not None and status.gpus.seen < config.gpu.count:
         problems.append(f"{status.gpus.seen} GPU(s) seen, the inventory says "
                         f"{config.gpu.count}")
-    disk = doc.get("disk") or {}
-    status.disk.free_gb, status.disk.total_gb = _gb(disk.get("free_bytes")), \
-        _gb(disk.get("total_bytes"))
-    if disk.get("error"):
-        problems.append(f"data disk: {disk['error']}")
+    disk = d.disk
+    status.disk.free_gb, status.disk.total_gb = _gb(disk.free_bytes), _gb(disk.total_bytes)
+    if disk.error:
+        problems.append(f"data disk: {disk.error}")
     elif status.disk.free_gb is not None and status.disk.free_gb < h.min_free_gb:
         problems.append(f"data disk {config.data_mount}: {status.disk.free_gb} GB free "
                         f"(limit {h.min_free_gb:g} GB)")
 
     status.problems, status.warnings = problems, warnings
     status.healthy = not problems
-    status.readings = {k: v for k, v in doc.items() if isinstance(v, dict)}
     return status
 
 
@@ -393,21 +516,22 @@ def last_apply(name: str, config: HostConfig) -> LastApply | None:
 
 def drift(config: HostConfig, doc: dict | None) -> list[str]:
     """The release's drift items (release/drift.py, the clone's files as the probe hashed
-    them), plus each service whose container runs another image than the host's files say."""
+    them), plus each service whose container runs another image than the host's files say.
+    A probe document that does not parse gives neither (host_status says why)."""
     from .topology import drift_report, mlnode_services, topology
 
+    d, _ = parse_probe(doc) if doc is not None else (None, None)
     try:
         topo = topology(config)
-        clone = (doc or {}).get("clone") or {}
-        sums = clone.get("sha256") if clone.get("head") == topo.files.commit else None
+        sums = d.clone.sha256 if d and d.clone.head == topo.files.commit else None
         items = drift_report(config, sums)
         wanted = {**config.images, **{n: img for n, (img, _) in mlnode_services(config).items()}}
     except Exception as exc:  # a release that cannot be read is said, status goes on
         return [f"unknown: {type(exc).__name__}: {exc}"]
-    running = ((doc or {}).get("containers") or {}).get("services") or {}
+    running = d.containers.services if d else {}
     for service, info in sorted(running.items()):
         want = wanted.get(service)
-        got = (info or {}).get("image")
+        got = info.image
         if want and got and got != want and got != want.split("@")[0]:
             items.append(f"running: service {service} runs {got}, the host's files say {want}")
     return items
@@ -435,8 +559,14 @@ def fleet_status(hosts: list[tuple[str, dict]], configs: dict[str, HostConfig],
         start = time.monotonic()
         doc, error = run_probe(name, data, probe_args(config, clone_files(config)), timeout,
                                options)
-        return host_status(name, config, doc, error, time.monotonic() - start,
-                           last_apply(name, config), drift(config, doc))
+        try:
+            return host_status(name, config, doc, error, time.monotonic() - start,
+                               last_apply(name, config), drift(config, doc))
+        except Exception as exc:  # one host's surprise is its own unhealthy row, never the fleet's
+            row = host_status(name, config, None, None, time.monotonic() - start)
+            row.reachable = doc is not None
+            row.problems = [f"status could not judge the host: {type(exc).__name__}: {exc}"]
+            return row
 
     items = [(n, d) for n, d in hosts if n in configs]
     with ThreadPoolExecutor(max(1, min(MAX_PARALLEL, len(items)))) as pool:

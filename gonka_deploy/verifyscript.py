@@ -11,7 +11,12 @@ syncing, an ML node has no status yet, a log line at error level).
 ARGS_JSON keys: join_dir, api_port, version (URL segment, e.g. v3.0.8), service (its MLNode
 compose service), seed_api_url, account_address (cold), public_url, gpu {model, count, vram_gb},
 mlnode_ids; optional: upgrades (the release profile's chain upgrades: name, height, version),
-rpc_url, rest_url, admin_url, ml_url, docker, max_block_age (s), timeout (s).
+rpc_url, rest_url, admin_url, ml_url, docker, max_block_age (s), timeout (s), group_file and
+passwd_file (default /etc/group, /etc/passwd).
+
+``docker_group`` warns naming each non-root account of the ``docker`` group (its member list,
+or the group as an account's primary group): they read every container's environment, the
+api's KEYRING_PASSWORD (upstream passes it as env) among it.
 
 Chain upgrades: ``binaries`` compares what runs (``inferenced version`` of the node's cosmovisor
 ``current`` binary, the api's ``GET /v1/versions``: api_version and node_version) with the
@@ -381,11 +386,51 @@ def check_upgrade_plan():
                                                                               gib(data))
 
 
+def docker_group_members(group_file, passwd_file):
+    """The accounts of the `docker` group: its member list in /etc/group, and every account
+    whose primary group it is (/etc/passwd). None when the host has no such group."""
+    gid, members = None, set()
+    with open(group_file) as f:
+        for line in f:
+            fields = line.rstrip("\n").split(":")
+            if len(fields) >= 4 and fields[0] == "docker":
+                gid = fields[2]
+                members |= {m.strip() for m in fields[3].split(",") if m.strip()}
+    if gid is None:
+        return None
+    try:
+        with open(passwd_file) as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 4 and fields[3] == gid:
+                    members.add(fields[0])
+    except OSError:
+        pass
+    return members
+
+
+def check_docker_group():
+    """Members of `docker` read every container's environment (`docker inspect`), the api's
+    KEYRING_PASSWORD among them: a warning naming each non-root one, never a failure (the
+    operator may have put them there on purpose)."""
+    members = docker_group_members(A.get("group_file", "/etc/group"),
+                                   A.get("passwd_file", "/etc/passwd"))
+    if members is None:
+        return True, "no docker group on the host"
+    others = sorted(members - {"root"})
+    if others:
+        return None, "account(s) %s in the docker group read every container's environment " \
+            "(the api's KEYRING_PASSWORD: `docker inspect`); remove them unless meant " \
+            "(gpasswd -d <user> docker)" % ", ".join(others)
+    return True, "no non-root account in the docker group"
+
+
 CHECKS = [("chain_sync", check_chain), ("participant", check_participant),
           ("proxy_health", check_proxy_health), ("dashboard", check_dashboard),
           ("admin_nodes", check_admin_nodes), ("mlnode_state", check_mlnode_state),
           ("gpu", check_gpu), ("cuda", check_cuda), ("logs", check_logs),
-          ("binaries", check_binaries), ("upgrade_plan", check_upgrade_plan)]
+          ("binaries", check_binaries), ("upgrade_plan", check_upgrade_plan),
+          ("docker_group", check_docker_group)]
 
 
 def run(fn):
@@ -405,4 +450,5 @@ print(json.dumps({"checks": checks}))
 '''
 
 CHECK_NAMES = ("chain_sync", "participant", "proxy_health", "dashboard", "admin_nodes",
-               "mlnode_state", "gpu", "cuda", "logs", "binaries", "upgrade_plan")
+               "mlnode_state", "gpu", "cuda", "logs", "binaries", "upgrade_plan",
+               "docker_group")

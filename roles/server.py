@@ -12,7 +12,7 @@ from pyinfra.operations import apt, files as pyinfra_files
 
 from gonka_deploy.facts.hf import proxy_env
 from gonka_deploy.operations import checks, compose, disk, docker, files, ssh
-from gonka_deploy.render import render_monitoring
+from gonka_deploy.render import EXPORTER_STATVFS_DIR, render_monitoring
 from gonka_deploy.schema import HostConfig
 
 DATA_LABEL = "gonka-data"
@@ -80,6 +80,9 @@ def monitoring(config: HostConfig, node_id: str):
     if config.alerting.enabled:
         pyinfra_files.directory(name="Alertmanager data", path=f"{directory}/alertmanager-data",
                                 user="nobody", group="nogroup", mode="0755")
+        # empty and read-only in the exporter: only the data filesystem's statvfs is its
+        pyinfra_files.directory(name="Exporter statvfs directory",
+                                path=f"{directory}/{EXPORTER_STATVFS_DIR}", mode="0555")
     rendered = render_monitoring(config, node_id)
     telegram = config.alerting.telegram
     token = [telegram.bot_token] if telegram and telegram.bot_token else []

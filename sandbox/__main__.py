@@ -78,7 +78,8 @@ def keeper(n: int, mode: str, disk_size: str) -> int:
                                   gonka_ref=state.get("gonka_ref"),
                                   model=state.get("model", inventory.DEFAULT_MODEL),
                                   model_commit=state.get("model_commit"),
-                                  images=inventory.standin_images(fleet.images))
+                                  images=inventory.standin_images(fleet.images),
+                                  alerting=inventory.standin_exporter(fleet.images))
         state.update(ready=True, up_seconds=round(time.monotonic() - t0, 2),
                      gateway=fleet.gateway, key=str(fleet.key), fleet_dir=str(fleet.dir),
                      written=[str(p) for p in written],

@@ -88,7 +88,8 @@ def main() -> int:
                         gonka_ref=state.get("gonka_ref"),
                         model=state.get("model", inventory.DEFAULT_MODEL),
                         model_commit=state.get("model_commit"),
-                        images=inventory.standin_images(fleet.images))
+                        images=inventory.standin_images(fleet.images),
+                        alerting=inventory.standin_exporter(fleet.images))
         env = dict(os.environ, GONKA_SECRETS_DIR=str(out / "secrets"),
                    GONKA_STATE_DIR=str(out / "nodes"), PYTHONPATH=str(REPO))
         inv = out / "inventories" / "sandbox.py"

@@ -228,7 +228,9 @@ class Probe:
         active = doc.get("active_participants") or {}
         mine = [p for p in active.get("participants") or []
                 if p.get("index") == self.a["account_address"]]
-        return {"epoch_id": active.get("epoch_id"), "in_epoch": bool(mine),
+        # an int in the document whether the api sends 7 or "7" (proto JSON's 64-bit ints)
+        epoch_id = active.get("epoch_id")
+        return {"epoch_id": None if epoch_id is None else int(epoch_id), "in_epoch": bool(mine),
                 "weight": int(mine[0].get("weight") or 0) if mine else None, "error": None}
 
     # --- ML nodes ---

@@ -79,10 +79,24 @@ def standin_images(served: dict[str, str], release: str = "v0.2.13",
     return repinned or None
 
 
+def standin_exporter(served: dict[str, str]) -> dict | None:
+    """Group data `alerting` with the gonka exporter's image re-pinned to its stand-in's digest
+    (the schema pins Docker Hub's own digest, which no stand-in manifest can have): the pull by
+    digest is still verified by dockerd. None when the registry serves no such name:tag."""
+    from gonka_deploy.schema import EXPORTER_IMAGE
+
+    name_tag = EXPORTER_IMAGE.partition("@")[0]
+    return {"exporter_image": f"{name_tag}@{served[name_tag]}"} if name_tag in served else None
+
+
 def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: str | None,
-               images: dict | None = None) -> dict:
+               images: dict | None = None, alerting: dict | None = None) -> dict:
+    """alerting: from standin_exporter (a host's own `alerting` replaces the whole key: merge
+    it over this one)."""
     rpc = f"http://{gateway}:18000/chain-rpc/"
     extra = {"images": images} if images else {}
+    if alerting:
+        extra["alerting"] = alerting
     return {**extra,
         # The shipped v0.2.13 profile gives the stand-in repo's images; its files are read at
         # the stand-in's own commit (gonka_ref below), through the repo cache.
@@ -109,7 +123,7 @@ def group_data(gateway: str, gonka_ref: str | None, model: str, model_commit: st
 def write(repo: Path, hosts: list, key: str, gateway: str, gonka_ref: str | None = None,
           model: str = DEFAULT_MODEL, model_commit: str | None = None,
           sims: dict | None = None, images: dict | None = None,
-          ssh: dict | None = None) -> list[Path]:
+          ssh: dict | None = None, alerting: dict | None = None) -> list[Path]:
     """Write the inventory, its group data and one secrets file per host; return the paths.
     hosts: bench Host objects; sims: {host name: sim settings} (for the gpu entry); ssh:
     {host name: (hostname, port)} where the controller connects elsewhere (latency relays)."""
@@ -125,7 +139,8 @@ def write(repo: Path, hosts: list, key: str, gateway: str, gonka_ref: str | None
     _atomic(inv, "\n".join(lines))
     gd = repo / "inventories" / "group_data" / "sandbox.py"
     body = "".join(f"{k} = {pformat(v, width=96 - len(k), sort_dicts=False)}\n" for k, v in
-                   group_data(gateway, gonka_ref, model, model_commit, images).items())
+                   group_data(gateway, gonka_ref, model, model_commit, images,
+                              alerting).items())
     _atomic(gd, HEADER + body)
     written = [inv, gd]
     for _name, data in entries:

@@ -94,6 +94,7 @@ def sandbox_network(fleet):
     start_services(fleet, state, hf_args=["--bandwidth", str(3 * 1024 * 1024),
                                           "--size", str(12 * 1024 * 1024)])
     data = inventory.group_data(fleet.gateway, state["gonka_ref"], state["model"],
-                                state["model_commit"], inventory.standin_images(fleet.images))
+                                state["model_commit"], inventory.standin_images(fleet.images),
+                                inventory.standin_exporter(fleet.images))
     return {"group_data": data, "model": state["model"], "model_commit": state["model_commit"],
             "gonka_ref": state["gonka_ref"]}

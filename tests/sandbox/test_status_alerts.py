@@ -89,7 +89,9 @@ def scenario(fleet, sandbox_network, tmp_path_factory):
             "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
             "mlnodes": [{"id": "node1", "models": [sandbox_network["model"]]}],
             "health": HEALTH,
-            "alerting": {"webhook_urls": [hook], "group_wait": f"{GROUP_WAIT_S}s",
+            # over the group's (the exporter's image re-pinned to its stand-in)
+            "alerting": {**group.get("alerting", {}),
+                         "webhook_urls": [hook], "group_wait": f"{GROUP_WAIT_S}s",
                          "group_interval": "5s", "evaluation_interval": f"{INTERVAL_S}s"}}))
     # the second host also alerts to "Telegram"; its token only in the environment
     entries[1][1]["alerting"]["telegram"] = {"chat_id": -1001, "api_url": f"{origin}/tg"}
@@ -128,6 +130,21 @@ def test_three_hosts_converge_with_alerting(scenario):
     names = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
     assert {"GonkaChainStalled", "GonkaNotInEpoch", "GonkaMLNodeNotServing", "GonkaDataDiskLow",
             "GonkaGpuMissing", "GonkaCatchingUpTooLong", "ScrapeTargetDown"} <= names
+    # the exporter runs unprivileged (issue 20), sees only its program and the statvfs
+    # directory, and still reads what the rules need
+    cid = host.run("cd /mnt/ssd/monitoring && docker compose ps -q gonka-exporter").strip()
+    (info,) = json.loads(host.run(f"docker inspect {cid}"))
+    hc = info["HostConfig"]
+    assert info["Config"]["User"] == "65534:65534" and hc["ReadonlyRootfs"] is True
+    assert hc["CapDrop"] == ["ALL"] and "no-new-privileges:true" in hc["SecurityOpt"]
+    assert "@sha256:" in info["Config"]["Image"]
+    assert sorted((m["Source"].rsplit("/", 1)[-1], m["Destination"], m["RW"])
+                  for m in info["Mounts"]) == [("exporter-statvfs", "/mnt/ssd", False),
+                                               ("status_probe.py", "/exporter/status_probe.py",
+                                                False)]
+    metrics = host.run("curl -s 127.0.0.1:9102/metrics")
+    assert "gonka_gpus_seen 1" in metrics, metrics
+    assert "gonka_chain_height " in metrics and "gonka_data_size_bytes " in metrics, metrics
 
 
 def test_status_shows_every_field_of_three_healthy_hosts(scenario):

@@ -141,6 +141,11 @@ def run_script(endpoints, w: dict, **args) -> dict[str, dict]:
                          {"name": "v0.2.15", "height": 1200, "version": None},
                          {"name": "v0.2.16", "height": 5000, "version": "v0.2.16-post1"}],
             "docker": endpoints["docker"], "timeout": 3, **args}
+    # the docker group as on a host where no account is in it (not this machine's own)
+    (endpoints["dir"] / "group").write_text("root:x:0:\ndocker:x:998:\n")
+    (endpoints["dir"] / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    full.setdefault("group_file", str(endpoints["dir"] / "group"))
+    full.setdefault("passwd_file", str(endpoints["dir"] / "passwd"))
     started = time.monotonic()
     p = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(full)], capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, FAKE_WORLD=str(world_file)))
@@ -432,6 +437,9 @@ def test_verify_green_then_broken_gpu_then_stopped_proxy(running_host):
     saved = node.verification()
     assert [c.name for c in saved.checks] == list(CHECK_NAMES)
     assert all(c.ok is not False for c in saved.checks), saved
+    # phases 1-6 and the sandbox's host setup put no account into the docker group (issue 20)
+    group = next(c for c in saved.checks if c.name == "docker_group")
+    assert group.ok is True and group.detail == "no non-root account in the docker group", group
     assert f"[{name}] verification: " in out and f"0 failed of {len(CHECK_NAMES)} checks" in out
     print(f"\ngreen run: {took:.1f} s\n" + "\n".join(
         line for line in out.splitlines() if f"[{name}]   " in line))

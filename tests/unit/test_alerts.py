@@ -5,6 +5,7 @@ in data, and masked when the host sends the file back."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -127,3 +128,72 @@ def test_alerting_off_renders_no_alert_files(enabled):
     files = render_monitoring(host_config(alerting={"enabled": enabled}), "n")
     assert ("rules.yml" in files) is enabled and ("alertmanager.yml" in files) is enabled
     assert ("gonka-exporter" in files["docker-compose.yml"].content) is enabled
+
+
+# --- the gonka exporter's container: least privilege (issue 20) ------------------------------
+
+def exporter_service(cfg) -> dict:
+    import yaml
+
+    compose = yaml.safe_load(render_monitoring(cfg, "n")["docker-compose.yml"].content)
+    return compose["services"]["gonka-exporter"]
+
+
+def test_exporter_image_is_pinned_by_digest_as_the_official_images_recorded_it():
+    from gonka_deploy.schema import EXPORTER_IMAGE
+
+    svc = exporter_service(host_config())
+    assert svc["image"] == EXPORTER_IMAGE
+    name, _, digest = svc["image"].partition("@")
+    assert name == "python:3.12-slim-bookworm" and len(digest) == len("sha256:") + 64
+
+
+def test_exporter_runs_unprivileged_on_a_read_only_root():
+    svc = exporter_service(host_config())
+    user = str(svc["user"])
+    assert user.split(":")[0] not in ("", "0", "root") and user == "65534:65534"
+    assert svc["read_only"] is True
+    assert svc["cap_drop"] == ["ALL"] and "cap_add" not in svc
+    assert "no-new-privileges:true" in svc["security_opt"]
+    assert not svc.get("privileged") and "pid" not in svc
+    # no secret in its environment (only what keeps it off the read-only root)
+    assert svc.get("environment") == {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def test_exporter_mounts_only_its_program_and_an_empty_statvfs_directory_read_only():
+    cfg = host_config()
+    svc = exporter_service(cfg)
+    mounts = [(v["type"], v["source"], v["target"], v.get("read_only")) for v in svc["volumes"]]
+    assert mounts == [("bind", "./status_probe.py", "/exporter/status_probe.py", True),
+                      ("bind", "./exporter-statvfs", cfg.data_mount, True)]
+    # ./ is the monitoring project on the data filesystem: the statvfs directory is of it; the
+    # data (config.env, .tmkms, keyring, worker key, alertmanager.yml) is never mounted
+    for _type, source, _target, _ro in mounts:
+        assert source.startswith("./") and ".." not in source
+        assert source not in ("./", "./alertmanager.yml") and "docker.sock" not in source
+    # statvfs reads the data mount's path, where that directory is mounted
+    args = json.loads(svc["command"][-1])
+    assert args["data_mount"] == cfg.data_mount
+
+
+def test_exporter_image_by_tag_only_is_refused_naming_the_field():
+    data = merged(alerting={"exporter_image": "python:3.12-slim-bookworm"})
+    env = {"GONKA_KEYRING_PASSWORD": "unit-test-Keyring-Pass-0123"}
+    cfg, problems = validate_host("h", data, env)
+    assert cfg is None and [p.field for p in problems] == ["alerting.exporter_image"]
+    assert "pin the image by digest" in problems[0].message
+
+
+def test_the_sandbox_re_pins_the_exporter_to_its_stand_in_digest():
+    """The sandbox registry serves the schema's name:tag under the stand-in's own digest; its
+    group data pins that one, so a sandbox pull by digest is real (sandbox/images/README.md)."""
+    from sandbox.bench.inventory import group_data, standin_exporter
+    from sandbox.images.catalog import referenced
+
+    assert "python:3.12-slim-bookworm" in referenced()      # the registry serves the name:tag
+    digest = "sha256:" + "ab" * 32
+    alerting = standin_exporter({"python:3.12-slim-bookworm": digest})
+    assert alerting == {"exporter_image": f"python:3.12-slim-bookworm@{digest}"}
+    assert standin_exporter({}) is None
+    assert group_data("10.0.0.1", None, "m", None, alerting=alerting)["alerting"] == alerting
+    assert exporter_service(host_config(alerting=alerting))["image"] == alerting["exporter_image"]

@@ -16,10 +16,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from gonka_deploy import status as status_module
 from gonka_deploy.address import account_address
 from gonka_deploy.hostside import HERE, source
 from gonka_deploy.status import (
     STATUS_KEX,
+    fleet_status,
     host_status,
     kex_options,
     remote_command,
@@ -117,6 +119,88 @@ def test_unreachable_host():
     assert s.problems == ["unreachable: no answer within 3 s"]
 
 
+# --- a malformed probe document: that host is one unhealthy row, the others are reported ---
+
+MALFORMED = [
+    (lambda d: d["chain"].update(height="1000"), "chain.height: Input should be a valid integer"),
+    (lambda d: d["gpus"].update(count="4"), "gpus.count: Input should be a valid integer"),
+    (lambda d: d.update(chain=[1000]), "chain: Input should be a valid dictionary"),
+    (lambda d: d["disk"].update(free_bytes=[]), "disk.free_bytes: Input should be a valid "
+     "integer"),
+    (lambda d: d["mlnodes"].update(nodes={"node1": {}}), "mlnodes.nodes: Input should be a "
+     "valid list"),
+    (lambda d: d["participant"].update(registered="yes"), "participant.registered: Input "
+     "should be a valid boolean"),
+    (lambda d: d["chain"].update(height=True), "chain.height: Input should be a valid integer"),
+    (lambda d: d.pop("epoch"), "epoch: Field required"),
+]
+
+
+@pytest.mark.parametrize("spoil,reason", MALFORMED)
+def test_a_document_that_does_not_parse_is_unhealthy_naming_the_field(spoil, reason):
+    doc = healthy_doc()
+    spoil(doc)
+    s = judge(doc)
+    assert s.reachable and not s.healthy
+    assert len(s.problems) == 1 and s.problems[0].startswith("probe document does not parse: ")
+    assert reason in s.problems[0], s.problems
+    # nothing of a document that did not parse is judged or shown as a reading
+    assert s.chain.height is None and s.gpus.seen is None and s.participant.registered is None
+
+
+def test_one_malformed_host_among_good_ones_is_one_unhealthy_row(monkeypatch):
+    """fleet_status over three hosts, the middle one's probe printing `height: "1000"` and
+    `gpus.count: "4"`: three rows, the two good hosts healthy, the bad one named with why."""
+    bad = healthy_doc(chain={"height": "1000"}, gpus={"count": "4"})
+    docs = {"gpu-01": healthy_doc(), "gpu-02": bad, "gpu-03": healthy_doc()}
+    monkeypatch.setattr(status_module, "run_probe",
+                        lambda name, *a, **k: (json.loads(json.dumps(docs[name])), None))
+    monkeypatch.setattr(status_module, "clone_files", lambda config: [])
+    monkeypatch.setattr(status_module, "last_apply", lambda name, config: None)
+    monkeypatch.setattr(status_module, "drift", lambda config, doc: [])
+    configs = {name: host_config() for name in docs}
+    fleet = fleet_status([(name, {}) for name in docs], configs, timeout=5)
+    rows = {s.host: s for s in fleet.hosts}
+    assert list(rows) == ["gpu-01", "gpu-02", "gpu-03"] and not fleet.healthy
+    assert rows["gpu-01"].healthy and rows["gpu-03"].healthy
+    assert rows["gpu-01"].chain.height == 1000 and rows["gpu-03"].gpus.seen == 4
+    problem = rows["gpu-02"].problems
+    assert not rows["gpu-02"].healthy and rows["gpu-02"].reachable and len(problem) == 1
+    assert "chain.height: Input should be a valid integer (got \"1000\")" in problem[0]
+    assert "gpus.count: Input should be a valid integer (got \"4\")" in problem[0]
+    assert json.loads(fleet.model_dump_json())["hosts"][1]["problems"] == problem
+
+
+def test_a_host_the_controller_cannot_judge_is_its_own_row(monkeypatch):
+    """Whatever else breaks on one host's answer (here drift) stays that host's row."""
+    monkeypatch.setattr(status_module, "run_probe", lambda *a, **k: (healthy_doc(), None))
+    monkeypatch.setattr(status_module, "clone_files", lambda config: [])
+    monkeypatch.setattr(status_module, "last_apply", lambda name, config: None)
+
+    def drift(config, doc):
+        if config.key_name == "broken":
+            raise KeyError("surprise")
+        return []
+
+    monkeypatch.setattr(status_module, "drift", drift)
+    configs = {"a": host_config(), "b": host_config(key_name="broken")}
+    fleet = fleet_status([("a", {}), ("b", {})], configs, timeout=5)
+    a, b = fleet.hosts
+    assert a.healthy and not b.healthy and b.reachable
+    assert b.problems == ["status could not judge the host: KeyError: 'surprise'"]
+
+
+def test_drift_of_a_malformed_document_is_the_files_only():
+    config = host_config(release="v0.2.14")      # a release whose upstream files are stored
+    files_only = status_module.drift(config, None)
+    other = healthy_doc(containers={"services": {"node": {"running": True, "image": "x:1"}}})
+    assert status_module.drift(config, other) == files_only + [
+        "running: service node runs x:1, the host's files say "
+        "ghcr.io/product-science/inferenced:0.2.14"]
+    malformed = healthy_doc(containers={"services": [{"node": {"image": "x:1"}}]})
+    assert status_module.drift(config, malformed) == files_only
+
+
 # --- the probe on this machine, against fake endpoints -------------------------------------
 
 class Fake(BaseHTTPRequestHandler):
@@ -190,7 +274,7 @@ def test_probe_reads_every_source(endpoints, docker_socket, tmp_path):
             "status": "ACTIVE", "current_epoch_stats": {"inference_count": "9",
                                                         "missed_requests": "1"}}}),
         "/v1/epochs/current/participants": (200, {"active_participants": {
-            "epoch_id": 3, "participants": [{"index": ADDRESS, "weight": 77}]}}),
+            "epoch_id": "3", "participants": [{"index": ADDRESS, "weight": 77}]}}),
         "/admin/v1/nodes": (200, [{"node": {"id": "node1", "models": {"m": {"args": []}}},
                                    "state": {"current_status": "POC",
                                              "admin_state": {"enabled": True}}}]),
@@ -225,6 +309,7 @@ def test_probe_reads_every_source(endpoints, docker_socket, tmp_path):
         {"label": [label]}]
     assert doc["participant"]["missed_requests"] == 1
     assert (doc["epoch"]["in_epoch"], doc["epoch"]["weight"]) == (True, 77)
+    assert doc["epoch"]["epoch_id"] == 3      # an int, whether the api sends 3 or "3"
     assert doc["mlnodes"]["nodes"][0]["serving"] is True
     assert doc["gpus"]["count"] == 4
     assert doc["disk"]["free_bytes"] > 0
