@@ -339,6 +339,10 @@ def shape_error(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"]) or "(the document)"
     if first["type"] == "missing":
         return f"the answer has no `{where}`"
+    if first["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return f"`{where}` is not an object"
+    if first["type"] == "list_type":
+        return f"`{where}` is not a list"
     return f"`{where}` is not what the chain sends ({first['msg']})"
 
 
