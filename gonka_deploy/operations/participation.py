@@ -47,7 +47,13 @@ def read_chain(w: pp.Wanted, warm: str | None) -> tuple[pp.View | None, str | No
     if found["status"] not in (200, 404):
         return None, (f"the seed api {url} answered {found['status'] or 'nothing'} after "
                       f"{found.get('attempts', 1)} attempt(s)")
-    registered = found["status"] == 200 and bool((found.get("json") or {}).get("participant"))
+    doc = found.get("json")
+    if found["status"] == 200 and not (isinstance(doc, dict)
+                                       and isinstance(doc.get("participant"), dict)):
+        # 200 means "registered" only with the participant in it; anything else is a shape
+        # this code does not know, not "not registered"
+        return None, f"the seed api {url} answered 200 without a `participant` object"
+    registered = found["status"] == 200
     # every read first, then each checked: the reads are independent, so they are read ahead
     # together (gonka_deploy/factcache.py), not one round trip each
     where = pp.urls(w, warm)
