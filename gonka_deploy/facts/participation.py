@@ -14,6 +14,8 @@ penalty_start_epoch}`, `delegation_params{refusal_penalty, no_participation_pena
 {grantee}`, `/cosmos/authz/v1beta1/grants`, `/cosmos/bank/v1beta1/spendable_balances/{address}`.
 The gateway writes 64-bit integers as strings and Gonka's Decimal as ``{value, exponent}``.
 
+Every answer is parsed into its query's shape (the pydantic models below) first: a 200 whose
+body does not match (``{}``, an error body, a renamed field) is a failed read naming the field.
 A read that fails sets ``error`` (with what answered): callers fail the host on it, it never
 means "not there". "Not there" is only the chain's own answer for it: collateral `NotFound` (HTTP
 404, "collateral not found for participant …", x/collateral keeper/query_server.go) and the fee

@@ -5,7 +5,11 @@ The warm key declares intents on the host, inside the api image (``docker compos
 transactions (delegation, refusal, collateral deposit) are printed with their exact flags and
 fee; they run from the operator's keyring only when opted in (``cold_txs_from_local_keyring``).
 Each transaction is sent only when the chain lacks what it sets, and confirmed on the chain by its
-hash; what was sent is kept in the node's local state for the report.
+hash; after its block the chain must show what it set, or the host stops. What was sent is
+recorded in the node's local state before it runs: a send whose fate is unknown is looked up by
+its hash on the next run, and nothing else is sent for the same model or deposit until the chain
+shows it (``participation.plan``'s ``stop``). Cold-key transactions run one host at a time and
+only from the host's own cold account (``coldkey``).
 """
 
 from __future__ import annotations
