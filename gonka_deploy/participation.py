@@ -203,6 +203,57 @@ class Plan:
     send: list[Tx] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)     # why a warm tx cannot be sent now
     notes: list[str] = field(default_factory=list)
+    stop: list[str] = field(default_factory=list)        # fail the host: a send is unresolved
+
+
+# A recorded transaction whose fate is unknown: it may be on its way (or in a block whose effect
+# the chain does not show). Another one for the same thing is never sent while it is unresolved.
+UNKNOWN = ("sent", "failed")
+
+
+def expected_collateral(sent: dict) -> int:
+    """The collateral the chain holds once a recorded deposit counts (at least its amount)."""
+    if sent.get("expect_ngonka") is not None:
+        return int(sent["expect_ngonka"])
+    return int(str(sent.get("amount") or "0").removesuffix("ngonka") or 0)
+
+
+def shows(view: View, sent: dict) -> bool:
+    """Whether the chain holds what a recorded transaction set."""
+    if sent["kind"] == "collateral":
+        return (view["Collateral"]["ngonka"] or 0) >= expected_collateral(sent)
+    have = recorded(view, sent.get("model") or "")
+    if sent["kind"] == "intent":
+        return have == "run"
+    if sent["kind"] == "refusal":
+        return have == "refuse"
+    target = txs.delegation_target(sent.get("command") or [])
+    return target is not None and have == f"delegate:{target}"
+
+
+def unresolved(view: View, sent: list[dict], kind: str, model: str | None = None) -> list[dict]:
+    """The recorded sends for a deposit (every one) or for ``model`` (its latest) whose fate is
+    unknown and whose effect the chain does not show."""
+    if kind == "collateral":
+        mine = [s for s in sent if s["kind"] == "collateral"]
+    else:
+        mine = [s for s in sent if s["kind"] != "collateral" and s.get("model") == model][-1:]
+    return [s for s in mine if s["status"] in UNKNOWN and not shows(view, s)]
+
+
+def describe_sent(sent: dict) -> str:
+    what = sent.get("model") or sent.get("amount") or ""
+    tx = f"tx {sent['txhash']}" if sent.get("txhash") else "its hash unknown (the run was cut " \
+        "or the command failed)"
+    return (f"the {sent['kind']} {what} sent at {sent['at']} ({tx}; {sent['status']}"
+            + (f": {sent['detail'][:200]}" if sent.get("detail") else "") + ")")
+
+
+def stop_message(pending: list[dict], fix: list[str]) -> str:
+    return ("; ".join(describe_sent(s) for s in pending)
+            + ": the chain does not show it; not sending another while its fate is unknown. "
+            "Look it up on the chain; once it counts the next run goes on; if it never left, "
+            f"send it by hand ({txs.text(fix)}): the next run decides by the chain")
 
 
 def warm_blockers(w: Wanted, view: View, warm: str | None) -> list[str]:
@@ -236,9 +287,12 @@ def warm_blockers(w: Wanted, view: View, warm: str | None) -> list[str]:
     return out
 
 
-def plan(w: Wanted, view: View, warm: str | None) -> Plan:
-    """The transactions that bring the chain to ``w``: only what the chain lacks."""
+def plan(w: Wanted, view: View, warm: str | None, sent: list[dict] = ()) -> Plan:
+    """The transactions that bring the chain to ``w``: only what the chain lacks, and nothing
+    for what a recorded send (``sent``: ``SentTx`` records as dicts, oldest first) may still
+    set: that stops the host instead (``Plan.stop``)."""
     out = Plan()
+    sent = list(sent)
     on_chain = chain_poc_models(view)
     blockers = None
     for model, choice in w.choices.items():
@@ -248,6 +302,9 @@ def plan(w: Wanted, view: View, warm: str | None) -> Plan:
             continue
         have = recorded(view, model)
         if have == choice:
+            continue
+        if pending := unresolved(view, sent, "poc", model):
+            out.stop.append(stop_message(pending, cold_argv(w, model, choice)))
             continue
         if choice == "run":
             blockers = warm_blockers(w, view, warm) if blockers is None else blockers
@@ -265,7 +322,9 @@ def plan(w: Wanted, view: View, warm: str | None) -> Plan:
         missing = w.collateral - have
         argv = txs.collateral_argv(missing, w.cold_key_name, w.cold_keyring_backend, w.chain_id,
                                    w.node)
-        if not view.registered:
+        if pending := unresolved(view, sent, "collateral"):
+            out.stop.append(stop_message(pending, argv))
+        elif not view.registered:
             out.blocked.append(f"collateral deposit of {coin(missing)} waits for the "
                                "registration")
         else:

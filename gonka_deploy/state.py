@@ -138,7 +138,11 @@ class Verification(Record):
 
 class SentTx(Record):
     """A participation transaction this toolkit sent (the chain decides; this is for the
-    report and to never send a collateral deposit twice while one is unresolved)."""
+    report and to never send a transaction twice while one is unresolved).
+
+    ``status``: "sent" (it may have been broadcast; its fate is unknown), "confirmed" (in a
+    block, code 0), "rejected" (the chain's definite no: a CheckTx or block code), "failed"
+    (the command failed: whether it was broadcast is unknown, as for "sent")."""
 
     kind: Literal["intent", "delegation", "refusal", "collateral"]
     signer: Literal["warm", "cold"]
@@ -146,9 +150,14 @@ class SentTx(Record):
     amount: str | None = None          # a coin string, for a deposit
     command: list[str]                 # argv without any secret
     txhash: str | None = None
-    status: Literal["sent", "confirmed", "failed"]
+    status: Literal["sent", "confirmed", "rejected", "failed"]
     detail: str = ""
     at: str
+    # written before the command runs, so a run cut before its hash is known still shows it;
+    # later records of the same send replace it (``NodeState.record_sent``)
+    id: str | None = None
+    # a deposit: the collateral the chain holds once it counts (what it held before + amount)
+    expect_ngonka: int | None = None
 
 
 class ParticipationCheck(Record):
@@ -362,10 +371,16 @@ class NodeState:
         return self._read(_PARTICIPATION, Participation) or Participation()
 
     def record_sent(self, tx: SentTx) -> None:
-        """Add ``tx``, or replace the entry of the same hash (its outcome is now known)."""
+        """Add ``tx``, or replace the entry of the same send (the same ``id``, or the same hash):
+        its outcome is now known."""
         known = self.participation()
-        sent = [s for s in known.sent if not (tx.txhash and s.txhash == tx.txhash)]
+        sent = [s for s in known.sent if not (tx.txhash and s.txhash == tx.txhash)
+                and not (tx.id and s.id == tx.id)]
         self._write_record(_PARTICIPATION, known.model_copy(update={"sent": [*sent, tx]}))
+
+    def recorded_txs(self, kind: str | None = None) -> list[SentTx]:
+        """The transactions this machine recorded for the node (of ``kind``), oldest first."""
+        return [s for s in self.participation().sent if kind is None or s.kind == kind]
 
     def set_participation_checks(self, checks: list[ParticipationCheck]) -> None:
         known = self.participation()

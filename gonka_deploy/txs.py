@@ -95,6 +95,13 @@ def refusal_argv(model: str, cold_key_name: str, keyring_backend: str, chain_id:
                  chain_id, node, binary)
 
 
+def delegation_target(argv: list[str]) -> str | None:
+    """The ``delegate-to`` of a ``delegation_argv`` (None for any other command)."""
+    if argv[1:4] == ["tx", "inference", "set-poc-delegation"] and len(argv) > 5:
+        return argv[5]
+    return None
+
+
 def collateral_argv(ngonka: int, cold_key_name: str, keyring_backend: str, chain_id: str,
                     node: str, binary: str = BINARY) -> list[str]:
     """Deposits add up on chain: ``ngonka`` is what to add, not the total."""
@@ -130,6 +137,14 @@ def fund_argv(cold_address: str, ngonka: int, chain_id: str, node: str,
     [to_address] [amount]`, the SDK's bank module); ``<FUNDING_KEY>`` is the operator's."""
     return [binary, "tx", "bank", "send", "<FUNDING_KEY>", cold_address, coin(ngonka), *FEES,
             "--chain-id", chain_id, "--node", node, "-y"]
+
+
+def key_address_argv(key_name: str, keyring_backend: str, binary: str = BINARY) -> list[str]:
+    """The address of a key of this machine's keyring: ``keys show <name> -a`` prints the bech32
+    address and a newline on stdout (cosmos/cosmos-sdk v0.50 client/keys/show.go
+    ``ShowKeysCmd``, ``-a/--address``). A file keyring asks its passphrase once, on the
+    inherited terminal."""
+    return [binary, "keys", "show", key_name, "-a", "--keyring-backend", keyring_backend]
 
 
 def text(argv: list[str]) -> str:

@@ -14,6 +14,8 @@ penalty_start_epoch}`, `delegation_params{refusal_penalty, no_participation_pena
 {grantee}`, `/cosmos/authz/v1beta1/grants`, `/cosmos/bank/v1beta1/spendable_balances/{address}`.
 The gateway writes 64-bit integers as strings and Gonka's Decimal as ``{value, exponent}``.
 
+Every answer is parsed into its query's shape (the pydantic models below) first: a 200 whose
+body does not match (``{}``, an error body, a renamed field) is a failed read naming the field.
 A read that fails sets ``error`` (with what answered): callers fail the host on it, it never
 means "not there". "Not there" is only the chain's own answer for it: collateral `NotFound` (HTTP
 404, "collateral not found for participant …", x/collateral keeper/query_server.go) and the fee
@@ -24,8 +26,9 @@ found")`, returned by the query as gRPC Internal, HTTP 500).
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from typing_extensions import override
 
 from .gonka import HttpGet, parse_http
@@ -86,6 +89,14 @@ class ChainStatusFact(TypedDict):
     time: str
 
 
+class TxResultFact(TypedDict):
+    error: str | None
+    found: bool                 # False: the chain's definite "tx not found"
+    height: int
+    code: int                   # 0: applied; anything else: the chain rejected it
+    raw_log: str
+
+
 def failure(raw: dict[str, Any]) -> str:
     """What a failed read got, for the host's failure message."""
     tries = f"after {raw.get('attempts', 1)} attempt(s)"
@@ -114,14 +125,248 @@ def to_decimal(value) -> float | None:
         return None
 
 
+# --- the shapes of the chain's answers -------------------------------------------------------
+# Every answer is parsed into one of these before anything is decided from it: ``extra`` is
+# allowed (a newer chain adds fields), but a field the decision reads is required, so `{}`, an
+# error body sent with 200 or a renamed field is a failed read naming the field, never "none",
+# "0" or "unlimited". The gateway marshals with ``EmitDefaults: true`` (cosmos/cosmos-sdk
+# v0.50 server/api/server.go, ``gateway.JSONPb{EmitDefaults: true, OrigName: true}``): empty
+# lists come as ``[]`` and unset messages as ``null``, so a field that is absent is a shape this
+# code does not know.
+
+
+def _gateway_int(value: Any) -> int:
+    """A 64-bit integer as the gateway writes it: a JSON number or a string of digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("not an integer or a string of digits")
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        raise ValueError(f"{value[:40]!r} is not a number")
+    return int(value)
+
+
+GatewayInt = Annotated[int, BeforeValidator(_gateway_int)]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Decimal(_Shape):
+    """Gonka's Decimal (inference/params.proto ``Decimal{int64 value; int32 exponent}``)."""
+
+    value: GatewayInt
+    exponent: int
+
+    def number(self) -> float:
+        return float(Decimal(self.value).scaleb(self.exponent))
+
+
+class _Coin(_Shape):
+    denom: str
+    amount: GatewayInt
+
+
+class _PocModelShape(_Shape):
+    model_id: str
+    penalty_start_epoch: GatewayInt
+
+
+class _PocParamsShape(_Shape):
+    models: list[_PocModelShape]
+
+
+class _DelegationParamsShape(_Shape):
+    refusal_penalty: _Decimal | None = None
+    no_participation_penalty: _Decimal | None = None
+
+
+class _CollateralParamsShape(_Shape):
+    base_weight_ratio: _Decimal | None
+    collateral_per_weight_unit: _Decimal | None
+
+
+class _ParamsShape(_Shape):
+    poc_params: _PocParamsShape
+    collateral_params: _CollateralParamsShape
+    delegation_params: _DelegationParamsShape | None = None  # display only (a penalty's cost)
+
+
+class ParamsAnswer(_Shape):
+    """``GET …/productscience/inference/inference/params`` (QueryParamsResponse)."""
+
+    params: _ParamsShape
+
+
+class _WeightShape(_Shape):
+    member_address: str
+    weight: GatewayInt
+
+
+class _EpochGroupShape(_Shape):
+    epoch_index: GatewayInt
+    validation_weights: list[_WeightShape]
+
+
+class EpochGroupAnswer(_Shape):
+    """``GET …/current_epoch_group_data`` (epoch_group_data.proto)."""
+
+    epoch_group_data: _EpochGroupShape
+
+
+class CollateralAnswer(_Shape):
+    """``GET …/collateral/collateral/{participant}`` (inference/collateral/query.proto)."""
+
+    amount: _Coin
+
+
+class _ModelRecord(_Shape):
+    model_id: str
+
+
+class _DelegationRecord(_Shape):
+    model_id: str
+    delegate_to: str
+
+
+class PocRecordsAnswer(_Shape):
+    """``GET …/poc_delegation/{participant}`` (poc_delegation.proto)."""
+
+    intents: list[_ModelRecord]
+    delegations: list[_DelegationRecord]
+    refusals: list[_ModelRecord]
+
+
+class _BasicAllowanceShape(_Shape):
+    spend_limit: list[_Coin]                 # [] = unlimited (feegrant.proto BasicAllowance)
+    expiration: str | None                   # null = never
+
+
+class _AllowanceAny(_Shape):
+    type_url: str = Field(alias="@type")
+
+
+class _GrantShape(_Shape):
+    allowance: _AllowanceAny
+
+
+class AllowanceAnswer(_Shape):
+    """``GET /cosmos/feegrant/v1beta1/allowance/{granter}/{grantee}`` (cosmos-sdk v0.50
+    x/feegrant/proto/cosmos/feegrant/v1beta1/query.proto ``QueryAllowanceResponse{Grant
+    allowance}``, feegrant.proto ``Grant{granter, grantee, Any allowance}``)."""
+
+    allowance: _GrantShape
+
+
+# The allowance types of x/feegrant (feegrant.proto): the basic one, a periodic one (its
+# ``basic``), a message filter around either (its ``allowance``).
+BASIC_ALLOWANCE = "/cosmos.feegrant.v1beta1.BasicAllowance"
+PERIODIC_ALLOWANCE = "/cosmos.feegrant.v1beta1.PeriodicAllowance"
+FILTERED_ALLOWANCE = "/cosmos.feegrant.v1beta1.AllowedMsgAllowance"
+
+
+def basic_allowance(node: dict, where: str = "allowance.allowance") -> _BasicAllowanceShape:
+    """The BasicAllowance inside an allowance Any (unwrapping a filter or a period)."""
+    kind = _AllowanceAny.model_validate(node).type_url
+    if kind == BASIC_ALLOWANCE:
+        return _BasicAllowanceShape.model_validate(node)
+    if kind == PERIODIC_ALLOWANCE and isinstance(node.get("basic"), dict):
+        return _BasicAllowanceShape.model_validate(node["basic"])
+    if kind == FILTERED_ALLOWANCE and isinstance(node.get("allowance"), dict):
+        return basic_allowance(node["allowance"], f"{where}.allowance")
+    raise ShapeError(f"`{where}` is a {kind!r}, not an allowance this toolkit reads")
+
+
+class _Balances(_Shape):
+    """``GET /cosmos/bank/v1beta1/spendable_balances/{address}`` (cosmos-sdk v0.50
+    x/bank/proto/cosmos/bank/v1beta1/query.proto ``QuerySpendableBalancesResponse``)."""
+
+    balances: list[_Coin]
+
+
+class _Authorization(_Shape):
+    type_url: str = Field(alias="@type")
+    msg: str | None = None                   # GenericAuthorization's message type URL
+
+
+class _AuthzGrant(_Shape):
+    authorization: _Authorization
+    expiration: str | None
+
+
+class AuthzAnswer(_Shape):
+    """``GET /cosmos/authz/v1beta1/grants?granter=&grantee=`` (cosmos-sdk v0.50
+    x/authz/proto/cosmos/authz/v1beta1/query.proto ``QueryGrantsResponse{repeated Grant}``,
+    authz.proto ``Grant{Any authorization, Timestamp expiration}``)."""
+
+    grants: list[_AuthzGrant]
+
+
+class _SyncInfo(_Shape):
+    latest_block_height: GatewayInt
+    latest_block_time: str
+
+
+class _StatusResult(_Shape):
+    sync_info: _SyncInfo
+
+
+class StatusAnswer(_Shape):
+    """CometBFT ``/status`` (JSON-RPC over GET: ``{"result": {"sync_info": …}}``)."""
+
+    result: _StatusResult
+
+
+class _TxResponseShape(_Shape):
+    height: GatewayInt
+    txhash: str
+    code: int
+    raw_log: str = ""
+
+
+class TxAnswer(_Shape):
+    """``GET /cosmos/tx/v1beta1/txs/{hash}`` (cosmos-sdk v0.50 proto/cosmos/tx/v1beta1/
+    service.proto ``GetTxResponse{tx, tx_response}``, abci.proto ``TxResponse{height, txhash,
+    code, raw_log, …}``)."""
+
+    tx_response: _TxResponseShape
+
+
+class ShapeError(ValueError):
+    """An answer of the chain that does not have the shape its query returns."""
+
+
+def shape_error(exc: ValidationError) -> str:
+    """The first field that did not match, for the host's failure message."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(the document)"
+    if first["type"] == "missing":
+        return f"the answer has no `{where}`"
+    if first["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return f"`{where}` is not an object"
+    if first["type"] == "list_type":
+        return f"`{where}` is not a list"
+    return f"`{where}` is not what the chain sends ({first['msg']})"
+
+
 class _ChainGet(HttpGet):
-    """A GET of the chain's REST (``url``, ``attempts`` as ``HttpGet``), parsed by ``parse``."""
+    """A GET of the chain's REST (``url``, ``attempts`` as ``HttpGet``), parsed by ``parse``.
+
+    200 with a JSON object that does not parse into the query's shape is an error naming the
+    field; so is any other answer, except the chain's own definite "not there" (``absent``)."""
 
     @override
     def process(self, output: list[str]):
         raw = parse_http(output)
         if raw["status"] == 200 and isinstance(raw["json"], dict):
-            return self.parse(raw["json"], raw)
+            try:
+                return self.parse(raw["json"], raw)
+            except ValidationError as exc:
+                return self.empty(f"HTTP 200 with an unexpected shape: {shape_error(exc)}")
+            except ShapeError as exc:
+                return self.empty(f"HTTP 200 with an unexpected shape: {exc}")
+        if raw["status"] == 200:
+            return self.empty("HTTP 200 without a JSON object: "
+                              + " ".join(str(raw.get("body") or "").split())[:200])
         return self.absent(raw)
 
     def parse(self, doc: dict, raw: dict):  # pragma: no cover - every fact defines it
@@ -147,19 +392,21 @@ class ChainParams(_ChainGet):
     """
 
     def parse(self, doc, raw) -> ChainParamsFact:
-        params = doc.get("params") or {}
-        models = (params.get("poc_params") or {}).get("models") or []
-        delegation = params.get("delegation_params") or {}
-        collateral = params.get("collateral_params") or {}
+        params = ParamsAnswer.model_validate(doc).params
+        delegation = params.delegation_params or _DelegationParamsShape()
+        collateral = params.collateral_params
+
+        def number(value: _Decimal | None) -> float | None:
+            return value.number() if value is not None else None
+
         return {"error": None,
-                "poc_models": [{"model_id": str(m.get("model_id", "")),
-                                "penalty_start_epoch": to_int(m.get("penalty_start_epoch"))}
-                               for m in models if m.get("model_id")],
-                "refusal_penalty": to_decimal(delegation.get("refusal_penalty")),
-                "no_participation_penalty": to_decimal(delegation.get("no_participation_penalty")),
-                "base_weight_ratio": to_decimal(collateral.get("base_weight_ratio")),
-                "collateral_per_weight_unit": to_decimal(
-                    collateral.get("collateral_per_weight_unit"))}
+                "poc_models": [{"model_id": m.model_id,
+                                "penalty_start_epoch": m.penalty_start_epoch}
+                               for m in params.poc_params.models if m.model_id],
+                "refusal_penalty": number(delegation.refusal_penalty),
+                "no_participation_penalty": number(delegation.no_participation_penalty),
+                "base_weight_ratio": number(collateral.base_weight_ratio),
+                "collateral_per_weight_unit": number(collateral.collateral_per_weight_unit)}
 
     def empty(self, error) -> ChainParamsFact:
         return {"error": error, "poc_models": [], "refusal_penalty": None,
@@ -177,11 +424,10 @@ class EpochWeights(_ChainGet):
     """
 
     def parse(self, doc, raw) -> EpochWeightsFact:
-        data = doc.get("epoch_group_data") or {}
-        weights = {str(w.get("member_address")): to_int(w.get("weight"))
-                   for w in data.get("validation_weights") or [] if w.get("member_address")}
-        return {"error": None, "epoch_index": to_int(data.get("epoch_index")),
-                "weights": weights}
+        data = EpochGroupAnswer.model_validate(doc).epoch_group_data
+        weights = {w.member_address: w.weight for w in data.validation_weights
+                   if w.member_address}
+        return {"error": None, "epoch_index": data.epoch_index, "weights": weights}
 
     def empty(self, error) -> EpochWeightsFact:
         return {"error": error, "epoch_index": 0, "weights": {}}
@@ -198,10 +444,10 @@ class Collateral(_ChainGet):
     """
 
     def parse(self, doc, raw) -> CollateralFact:
-        amount = doc.get("amount") or {}
-        if amount.get("denom") not in (None, "ngonka"):
-            return self.empty(f"collateral in {amount.get('denom')!r}, not ngonka")
-        return {"error": None, "ngonka": to_int(amount.get("amount"))}
+        amount = CollateralAnswer.model_validate(doc).amount
+        if amount.denom != "ngonka":
+            return self.empty(f"collateral in {amount.denom!r}, not ngonka")
+        return {"error": None, "ngonka": amount.amount}
 
     def absent(self, raw) -> CollateralFact:
         doc = raw["json"] if isinstance(raw["json"], dict) else {}
@@ -225,11 +471,11 @@ class PocRecords(_ChainGet):
     """
 
     def parse(self, doc, raw) -> PocRecordsFact:
+        records = PocRecordsAnswer.model_validate(doc)
         return {"error": None,
-                "intents": sorted({str(i.get("model_id")) for i in doc.get("intents") or []}),
-                "delegations": {str(d.get("model_id")): str(d.get("delegate_to") or "")
-                                for d in doc.get("delegations") or []},
-                "refusals": sorted({str(r.get("model_id")) for r in doc.get("refusals") or []})}
+                "intents": sorted({i.model_id for i in records.intents}),
+                "delegations": {d.model_id: d.delegate_to for d in records.delegations},
+                "refusals": sorted({r.model_id for r in records.refusals})}
 
     def empty(self, error) -> PocRecordsFact:
         return {"error": error, "intents": [], "delegations": {}, "refusals": []}
@@ -251,14 +497,18 @@ class FeeAllowance(_ChainGet):
     final_text = "fee-grant not found"
 
     def parse(self, doc, raw) -> FeeAllowanceFact:
-        allowance = (doc.get("allowance") or {}).get("allowance") or {}
-        # A filtered or periodic allowance wraps the basic one.
-        basic = allowance.get("allowance") or allowance.get("basic") or allowance
-        limits = basic.get("spend_limit") or []
-        ngonka = [to_int(c.get("amount")) for c in limits if c.get("denom") == "ngonka"]
+        AllowanceAnswer.model_validate(doc)
+        node = doc["allowance"]["allowance"]
+        try:
+            basic = basic_allowance(node)
+        except ValidationError as exc:
+            raise ShapeError(f"in `allowance.allowance`: {shape_error(exc)}") from None
+        limits = basic.spend_limit
+        ngonka = [c.amount for c in limits if c.denom == "ngonka"]
+        # a limit in other denoms only leaves nothing in ngonka; no limit at all is unlimited
         spend = (ngonka[0] if ngonka else 0) if limits else None
         return {"error": None, "found": True, "spend_limit": spend,
-                "expiration": basic.get("expiration") or None}
+                "expiration": basic.expiration or None}
 
     def absent(self, raw) -> FeeAllowanceFact:
         doc = raw["json"] if isinstance(raw["json"], dict) else {}
@@ -281,9 +531,8 @@ class Spendable(_ChainGet):
     """
 
     def parse(self, doc, raw) -> SpendableFact:
-        coins = doc.get("balances") or []
-        return {"error": None, "ngonka": sum(to_int(c.get("amount")) for c in coins
-                                             if c.get("denom") == "ngonka")}
+        coins = _Balances.model_validate(doc).balances
+        return {"error": None, "ngonka": sum(c.amount for c in coins if c.denom == "ngonka")}
 
     def empty(self, error) -> SpendableFact:
         return {"error": error, "ngonka": 0}
@@ -302,10 +551,9 @@ class AuthzGrants(_ChainGet):
 
     def parse(self, doc, raw) -> AuthzGrantsFact:
         grants: dict[str, str | None] = {}
-        for grant in doc.get("grants") or []:
-            auth = grant.get("authorization") or {}
-            if auth.get("msg"):
-                grants[str(auth["msg"])] = grant.get("expiration") or None
+        for grant in AuthzAnswer.model_validate(doc).grants:
+            if grant.authorization.msg:
+                grants[grant.authorization.msg] = grant.expiration or None
         return {"error": None, "grants": grants}
 
     def empty(self, error) -> AuthzGrantsFact:
@@ -323,11 +571,40 @@ class ChainStatus(_ChainGet):
     """
 
     def parse(self, doc, raw) -> ChainStatusFact:
-        info = (doc.get("result") or doc).get("sync_info") or {}
-        if not info.get("latest_block_time"):
-            return self.empty("no sync_info.latest_block_time in the chain RPC's /status")
-        return {"error": None, "height": to_int(info.get("latest_block_height")),
-                "time": str(info["latest_block_time"])}
+        info = StatusAnswer.model_validate(doc).result.sync_info
+        if not info.latest_block_time:
+            return self.empty("an empty sync_info.latest_block_time in the chain RPC's /status")
+        return {"error": None, "height": info.latest_block_height,
+                "time": info.latest_block_time}
 
     def empty(self, error) -> ChainStatusFact:
         return {"error": error, "height": 0, "time": ""}
+
+
+class TxResult(_ChainGet):
+    """
+    One transaction by its hash (``/cosmos/tx/v1beta1/txs/{hash}``): in a block (its height and
+    code) or definitely not there: the SDK's GetTx answers NotFound, "tx not found: <hash>"
+    (cosmos/cosmos-sdk v0.50 x/auth/tx/service.go ``GetTx``), HTTP 404. Any other answer is an
+    error: it never reads as "not sent".
+
+    .. code:: python
+
+        {"error": None, "found": True, "height": 6500001, "code": 0, "raw_log": ""}
+    """
+
+    def parse(self, doc, raw) -> TxResultFact:
+        response = TxAnswer.model_validate(doc).tx_response
+        if response.height <= 0:
+            return self.empty(f"tx {response.txhash} answered without a block height")
+        return {"error": None, "found": True, "height": response.height, "code": response.code,
+                "raw_log": response.raw_log}
+
+    def absent(self, raw) -> TxResultFact:
+        doc = raw["json"] if isinstance(raw["json"], dict) else {}
+        if raw["status"] == 404 and "tx not found" in str(doc.get("message", "")):
+            return {"error": None, "found": False, "height": 0, "code": 0, "raw_log": ""}
+        return self.empty(failure(raw))
+
+    def empty(self, error) -> TxResultFact:
+        return {"error": error, "found": False, "height": 0, "code": 0, "raw_log": ""}

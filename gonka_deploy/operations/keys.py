@@ -199,25 +199,62 @@ def registration(directory: str, files: list[str], key_name: str, public_url: st
                          account_address, seed_api_url, what="the registration")
 
 
-def _grant(key_name: str, command: list[str], warm: str) -> bool:
+def _grant(key_name: str, command: list[str], warm: str, cold_address: str | None = None,
+           cold_key_name: str = "gonka-account-key", keyring_backend: str = "file",
+           chain_api: str | None = None) -> bool:
     """Run the grant on the operator's machine: the cold key never leaves it. The terminal is
-    inherited, so a file keyring can ask for its passphrase."""
-    import shutil
-    import subprocess
+    inherited, so a file keyring can ask for its passphrase; one host at a time
+    (``coldkey.COLD_KEY_LOCK``), and only when the local key is the host's cold account. After
+    it, the chain must show the grants (with ``chain_api``): otherwise stop and report."""
+    from .coldkey import COLD_KEY_LOCK, local_key_is, run_local
 
-    if not shutil.which(command[0]):
-        logger.error(f"{host.print_prefix}grant_from_local_keyring: `{command[0]}` is not on "
-                     "PATH here; install the inferenced CLI or run the grant command by hand")
+    if not warm:
+        logger.error(f"{host.print_prefix}the warm key's address is not known: nothing to grant")
         return False
-    logger.info(f"{host.print_prefix}granting ML operations to {warm} from this machine")
-    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=300)
-    if proc.returncode:
-        logger.error(f"{host.print_prefix}grant failed (rc {proc.returncode}): "
-                     f"{proc.stdout[-500:]}")
-        return False
-    NodeState(key_name).set_grant(Grant(warm_address=warm, command=command, output=proc.stdout,
-                                        at=now()))
+    with COLD_KEY_LOCK:
+        if not local_key_is(cold_address, cold_key_name, keyring_backend, command[0],
+                            what="grant_from_local_keyring"):
+            return False
+        logger.info(f"{host.print_prefix}granting ML operations to {warm} from this machine")
+        proc = run_local(command)
+        if proc.returncode:
+            logger.error(f"{host.print_prefix}grant failed (rc {proc.returncode}): "
+                         f"{(proc.stdout or '')[-500:]}")
+            return False
+        NodeState(key_name).set_grant(Grant(warm_address=warm, command=command,
+                                            output=proc.stdout or "", at=now()))
+        if chain_api and cold_address:
+            missing = _grants_missing(chain_api, cold_address, warm)
+            if missing:
+                logger.error(f"{host.print_prefix}the grant ran, but the chain does not show "
+                             f"it: {missing}; not granting again: check the cold account's "
+                             "transactions")
+                return False
     return True
+
+
+def _grants_missing(chain_api: str, cold_address: str, warm: str) -> str | None:
+    """What of the grant the chain does not show (None: the fee grant and the ML operations
+    grant are there), read from the host inside a FunctionCommand."""
+    from ..facts.participation import AuthzGrants, FeeAllowance
+    from ..participation import CLAIM_MSG
+
+    reads = {}
+    for fact, url in ((FeeAllowance, f"{chain_api}/cosmos/feegrant/v1beta1/allowance/"
+                       f"{cold_address}/{warm}"),
+                      (AuthzGrants, f"{chain_api}/cosmos/authz/v1beta1/grants?granter="
+                       f"{cold_address}&grantee={warm}")):
+        ok, output = run_on_host(StringCommand("sh", "-c", QuoteString(HTTP_SCRIPT), "_",
+                                               QuoteString(url), str(SEED_ATTEMPTS)))
+        value = fact().process(output.stdout_lines if ok else [])
+        if value["error"]:
+            return f"{url}: {value['error']}"
+        reads[fact.__name__] = value
+    if not reads["FeeAllowance"]["found"]:
+        return f"no fee grant from {cold_address} to {warm}"
+    if CLAIM_MSG not in reads["AuthzGrants"]["grants"]:
+        return f"no authz grant for {CLAIM_MSG} to {warm}"
+    return None
 
 
 @operation()
@@ -253,14 +290,16 @@ def granted(key_name: str, seed_api_url: str, cold_key_name: str = "gonka-accoun
     warm = node.warm_address()
     done = node.grant()
     if warm and chain_api and cold_address:
-        allowance = need(host.get_fact(
-            FeeAllowance, url=f"{chain_api}/cosmos/feegrant/v1beta1/allowance/{cold_address}/"
-            f"{warm}", attempts=SEED_ATTEMPTS), "the fee grant")
-        grants = need(host.get_fact(
-            AuthzGrants, url=f"{chain_api}/cosmos/authz/v1beta1/grants?granter={cold_address}"
-            f"&grantee={warm}", attempts=SEED_ATTEMPTS), "the authz grants")
+        allowance_url = f"{chain_api}/cosmos/feegrant/v1beta1/allowance/{cold_address}/{warm}"
+        grants_url = f"{chain_api}/cosmos/authz/v1beta1/grants?granter={cold_address}" \
+            f"&grantee={warm}"
+        allowance = need(host.get_fact(FeeAllowance, url=allowance_url, attempts=SEED_ATTEMPTS),
+                         "the fee grant")
+        grants = need(host.get_fact(AuthzGrants, url=grants_url, attempts=SEED_ATTEMPTS),
+                      "the authz grants")
         if allowance["error"] or grants["error"]:
-            yield from refuse(f"could not read the grants on the chain ("
+            where = allowance_url if allowance["error"] else grants_url
+            yield from refuse(f"could not read the grants on the chain ({where}: "
                               f"{allowance['error'] or grants['error']}): not granting on a "
                               "guess")
             return
@@ -274,6 +313,12 @@ def granted(key_name: str, seed_api_url: str, cold_key_name: str = "gonka-accoun
         logger.info(f"{host.print_prefix}will grant ML operations to the new warm key from "
                     "this machine")
 
+    if not cold_address:
+        yield from refuse("grant_from_local_keyring: the host's cold account is not given: the "
+                          f"local key {cold_key_name!r} cannot be checked; not granting on a "
+                          "guess")
+        return
     yield from host_step(_grant, key_name, grant_argv(warm or "", seed_api_url, cold_key_name,
                                                       binary, keyring_backend), warm,
+                         cold_address, cold_key_name, keyring_backend, chain_api,
                          what="the grant")

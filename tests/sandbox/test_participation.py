@@ -264,3 +264,27 @@ def test_applying_again_sends_nothing_and_no_secret_shows(scenario):
              "api inferenced argv": json.dumps(api_calls(ctx["host"])),
              "seed ledger": ctx["ledger"].read_text()}
     assert leaks(texts, {"keyring password": PASSWORD}) == []
+
+
+def test_a_local_key_of_another_account_sends_nothing_and_names_both(scenario):
+    # issue 20, item 2: a larger collateral target, but `cold_key_name` names a key of another
+    # account in the operator's keyring: the host fails naming both addresses, nothing is sent
+    ctx = scenario
+    added = subprocess.run(["inferenced", "keys", "add", "someone-else", "--keyring-backend",
+                            "test", "--output", "json"], input="\n", text=True,
+                           capture_output=True, env=ctx["env"], timeout=60)
+    assert added.returncode == 0, added.stderr
+    other = json.loads(added.stdout)["address"]
+    write_inventory(ctx, collateral="6720ngonka", cold_key_name="someone-else")
+    before, operator_before = len(ledger_txs(ctx)), len(operator_calls(ctx))
+    recorded = ctx["node"].participation().sent
+    try:
+        rc, out = pyinfra(ctx, "-y")
+    finally:
+        write_inventory(ctx, collateral="3360ngonka", cold_key_name="gonka-account-key")
+    assert rc != 0, out[-5000:]
+    assert (f"the local key 'someone-else' is {other}, but the host's cold account (its "
+            f"account_pubkey) is {ctx['cold']}: nothing sent") in out, out[-5000:]
+    assert len(ledger_txs(ctx)) == before
+    assert [c[:2] for c in operator_calls(ctx)[operator_before:]] == [["keys", "show"]]
+    assert ctx["node"].participation().sent == recorded

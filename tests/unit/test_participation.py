@@ -206,3 +206,69 @@ def test_amounts_take_ngonka_or_gnk_and_show_gnk():
         else:
             raise AssertionError(f"{bad!r} was accepted")
     assert (gnk(12_500_000_000), gnk(300_000), gnk(0)) == ("12.5 GNK", "0.0003 GNK", "0 GNK")
+
+
+# --- recorded sends: never twice (issue 20, item 2) -------------------------------------------
+
+def deposit(status: str, expect: int | None, txhash: str | None = "D1", amount: str = "3360ngonka"
+            ) -> dict:
+    return {"kind": "collateral", "signer": "cold", "model": None, "amount": amount,
+            "command": ["inferenced"], "txhash": txhash, "status": status, "detail": "",
+            "at": "2026-11-30T09:00:00+00:00", "id": None, "expect_ngonka": expect}
+
+
+def test_no_deposit_is_planned_while_one_recorded_is_not_shown_by_the_chain():
+    facts = covered()
+    facts["Collateral"]["ngonka"] = 3360
+    w = wanted(collateral="6720ngonka")
+    for status in ("sent", "failed"):
+        planned = pp.plan(w, pp.View(True, facts), WARM, [deposit(status, 6720)])
+        assert [t.kind for t in planned.send] == [], status
+        assert "D1" in planned.stop[0] and "not sending another" in planned.stop[0]
+        assert "deposit-collateral 3360ngonka" in planned.stop[0]  # the fix, by hand
+
+
+def test_a_recorded_deposit_the_chain_shows_lets_the_next_one_be_planned():
+    facts = covered()
+    facts["Collateral"]["ngonka"] = 3360
+    w = wanted(collateral="6720ngonka")
+    for record in (deposit("sent", 3360), deposit("confirmed", 3360),
+                   deposit("sent", None, amount="3360ngonka"), deposit("rejected", 6720)):
+        planned = pp.plan(w, pp.View(True, facts), WARM, [record])
+        assert planned.stop == [], record
+        assert [(t.kind, t.ngonka) for t in planned.send] == [("collateral", 3360)]
+
+
+def test_a_covered_collateral_plans_nothing_whatever_is_recorded():
+    planned = pp.plan(wanted(collateral="6720ngonka"), pp.View(True, covered()), WARM,
+                      [deposit("sent", 99_999)])
+    assert planned.send == [] and planned.stop == []
+
+
+def test_an_unresolved_send_for_one_model_stops_only_that_model():
+    facts = covered()
+    facts["PocRecords"] = {"error": None, "intents": [], "delegations": {}, "refusals": []}
+    argv = pp.cold_argv(wanted(), DS, f"delegate:{OTHER}")
+    pending = {"kind": "delegation", "signer": "cold", "model": DS, "amount": None,
+               "command": argv, "txhash": "G1", "status": "sent", "detail": "",
+               "at": "2026-11-30T09:00:00+00:00"}
+    planned = pp.plan(wanted(collateral="6720ngonka"), pp.View(True, facts), WARM, [pending])
+    assert [(t.kind, t.model) for t in planned.send] == [("intent", MINIMAX),
+                                                         ("refusal", GLM)]
+    assert len(planned.stop) == 1 and DS in planned.stop[0] and "G1" in planned.stop[0]
+    # once the chain shows it, nothing stops and nothing is sent for it
+    facts["PocRecords"]["delegations"] = {DS: OTHER}
+    planned = pp.plan(wanted(collateral="6720ngonka"), pp.View(True, facts), WARM, [pending])
+    assert planned.stop == [] and DS not in [t.model for t in planned.send]
+
+
+def test_only_the_latest_send_of_a_model_counts():
+    facts = covered()
+    facts["PocRecords"] = {"error": None, "intents": [MINIMAX], "delegations": {DS: OTHER},
+                           "refusals": []}
+    old = {"kind": "intent", "signer": "warm", "model": GLM, "command": [], "txhash": "I0",
+           "status": "sent", "detail": "", "at": "2026-11-01T09:00:00+00:00"}
+    new = {**old, "kind": "refusal", "signer": "cold", "txhash": "R1", "status": "rejected"}
+    planned = pp.plan(wanted(collateral="6720ngonka"), pp.View(True, facts), WARM, [old, new])
+    assert planned.stop == [] and [(t.kind, t.model) for t in planned.send] == [
+        ("refusal", GLM)]
