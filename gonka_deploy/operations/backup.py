@@ -90,12 +90,18 @@ def _archive(join_dir: str, key_name: str, base: dict, passphrase: SecretStr) ->
                      f"{output.stderr[-500:]}")
         return False
     lines = output.stdout_lines
-    listing = json.loads(lines[0])
-    files = {doc["path"]: base64.b64decode(doc["data"]) for doc in map(json.loads, lines[1:])}
     created = now()
-    manifest = Manifest(**base, created=created,
-                        files=[FileEntry(**f) for f in listing["files"]],
-                        dirs=[DirEntry(**d) for d in listing["dirs"]])
+    try:
+        listing = json.loads(lines[0])
+        files = {doc["path"]: base64.b64decode(doc["data"])
+                 for doc in map(json.loads, lines[1:])}
+        manifest = Manifest(**base, created=created,
+                            files=[FileEntry(**f) for f in listing["files"]],
+                            dirs=[DirEntry(**d) for d in listing["dirs"]])
+    except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError included
+        logger.error(f"{host.print_prefix}the key material read from the host does not parse "
+                     f"({exc.__class__.__name__}): no archive written")
+        return False
     try:
         path = write_archive(key_name, created, seal(manifest, files, passphrase))
     except BackupError as exc:
