@@ -190,3 +190,21 @@ def test_archive_content_that_differs_from_its_listing_is_not_sealed(local, capl
     host = Host([answer])
     assert run(host, ops._archive, "/j", "fra-01", BASE, SecretStr(PASSPHRASE)) is False
     assert backup.archives("fra-01") == [] and "size or sha256 differs" in caplog.text
+
+
+def test_validation_refuses_the_bare_reuse_flag_and_checks_the_destroyed_host_names():
+    """A restore's override names the host the operator knows destroyed: a bare boolean
+    cannot say which, so ``allow_consensus_key_reuse=true`` is an error naming host and field."""
+    from gonka_deploy.validate import validate_host
+    from tests.unit.helpers import PASSWORD, merged
+
+    env = {"GONKA_KEYRING_PASSWORD": PASSWORD}
+    _, problems = validate_host("gpu-1", merged(allow_consensus_key_reuse=True), env)
+    assert [(p.host, p.field) for p in problems] == [("gpu-1", "allow_consensus_key_reuse")]
+    assert "old_host_destroyed" in problems[0].message
+    _, problems = validate_host("gpu-1", merged(old_host_destroyed="gpu-0; rm -rf /"), env)
+    assert [(p.host, p.field) for p in problems] == [("gpu-1", "old_host_destroyed")]
+    config, problems = validate_host("gpu-1", merged(old_host_destroyed="gpu-0,gpu-2"), env)
+    assert not problems and config.old_host_destroyed == "gpu-0,gpu-2"
+    assert config.restore_check_blocks == 300
+    assert ops.destroyed_names(config.old_host_destroyed) == ["gpu-0", "gpu-2"]
