@@ -214,8 +214,8 @@ def validator_address(manifest: Manifest) -> str | None:
     return None
 
 
-def chain_evidence(found: dict | None, validator: str | None, blocks: int, rpc_url: str
-                   ) -> tuple[str | None, int | None, str]:
+def chain_evidence(found: dict | None, validator: str | None, blocks: int, rpc_url: str,
+                   old_host: str = "the old host") -> tuple[str | None, int | None, str]:
     """(a refusal no flag lifts, or None; the chain's latest height; what the chain showed)
     from the ``signed`` read of the chain (``ChainSignatures``)."""
     if not found:
@@ -235,7 +235,8 @@ def chain_evidence(found: dict | None, validator: str | None, blocks: int, rpc_u
         return (f"the chain RPC {rpc_url} showed {checked} commits where {blocks} were asked: "
                 "not restoring"), None, ""
     if signed:
-        return (f"validator {validator} signed {len(signed)} of the chain's last {checked} "
+        return (f"validator {validator} (the consensus key of {old_host}) signed "
+                f"{len(signed)} of the chain's last {checked} "
                 f"blocks (the last at height {max(signed)}; the chain is at {latest}): a node "
                 "signs with this consensus key now. Stop it for good, and restore once "
                 f"{blocks} blocks pass without its signature"), latest, ""
@@ -329,7 +330,7 @@ def _restore(join_dir: str, key_name: str, path: str, passphrase: SecretStr,
     validator, blocks, rpc = check.get("validator"), int(check["blocks"]), check["rpc_url"]
     ok, output = run_on_host(keyfiles_command("signed", rpc, validator or "", str(blocks)))
     found = parse_json_line(output.stdout_lines) if ok else None
-    refusal, height, _ = chain_evidence(found, validator, blocks, rpc)
+    refusal, height, _ = chain_evidence(found, validator, blocks, rpc, manifest.host)
     if refusal:
         logger.error(f"{host.print_prefix}restore refused: {refusal}")
         return False
@@ -453,7 +454,8 @@ def restored(join_dir: str, key_name: str, choice: str = "latest",
         return
     chain = host.get_fact(ChainSignatures, rpc_url=rpc_url, validator_address=validator or "",
                           blocks=check_blocks)
-    refusal, height, seen_chain = chain_evidence(chain, validator, check_blocks, rpc_url)
+    refusal, height, seen_chain = chain_evidence(chain, validator, check_blocks, rpc_url,
+                                                 manifest.host)
     if refusal:
         yield from refuse(f"restore: {refusal}")
         return
