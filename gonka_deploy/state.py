@@ -125,6 +125,9 @@ class Restore(Record):
     old_host_destroyed: list[str] = Field(default_factory=list)  # hosts named destroyed
     chain_height: int | None = None      # the chain's height the restore was checked at
     signing_state_height: int | None = None   # the height of the signing state written
+    # False from just before the files are written until they are checked on the host: a run
+    # cut between the two still leaves this host named as holding the key (the safe side)
+    complete: bool = True
 
 
 class Check(Record):

@@ -348,17 +348,22 @@ def _restore(join_dir: str, key_name: str, path: str, passphrase: SecretStr,
     doc = {"dirs": [d.model_dump() for d in manifest.dirs],
            "files": [{"path": p, "mode": modes[p], "sha256": hashlib.sha256(data).hexdigest(),
                       "data": base64.b64encode(data).decode()} for p, data in contents.items()]}
+    record = Restore(
+        archive=str(path), archive_created=manifest.created, from_host=manifest.host,
+        host=host.name, at=now(), files=sorted(contents),
+        old_host_destroyed=list(check.get("destroyed") or []), chain_height=height,
+        signing_state_height=height if STATE_FILE in contents else None, complete=False)
+    # Recorded before the first byte reaches the host: a run cut after the write still names
+    # this host as holding the consensus key, so no other host gets it without the flag.
+    node = NodeState(key_name)
+    node.set_restore(record)
     ok, output = run_on_host(keyfiles_command("write", join_dir), stdin=json.dumps(doc))
     result = parse_json_line(output.stdout_lines) or {}
     if not ok or not result.get("ok"):
         logger.error(f"{host.print_prefix}restore failed: "
                      f"{result.get('error') or output.stderr[-500:]}")
         return False
-    NodeState(key_name).set_restore(Restore(
-        archive=str(path), archive_created=manifest.created, from_host=manifest.host,
-        host=host.name, at=now(), files=sorted(contents),
-        old_host_destroyed=list(check.get("destroyed") or []), chain_height=height,
-        signing_state_height=height if STATE_FILE in contents else None))
+    node.set_restore(record.model_copy(update={"complete": True}))
     logger.info(f"{host.print_prefix}restored {len(contents)} files of {key_name} from {path} "
                 f"(made {manifest.created} on {manifest.host}), sha256 checked on the host"
                 + (f"; tmkms's signing state set to height {height}" if STATE_FILE in contents

@@ -87,7 +87,7 @@ def test_restore_writes_a_fresh_signing_state_never_the_archived_one(local, capl
         if rel != STATE:
             assert base64.b64decode(sent[rel]["data"]) == text.encode()
     record = NodeState("fra-01").restore()
-    assert record.host == "fake-host" and record.chain_height == 1310
+    assert record.host == "fake-host" and record.chain_height == 1310 and record.complete
     assert record.signing_state_height == 1310 and record.from_host == "gpu-fra-01"
     assert "tmkms's signing state set to height 1310" in caplog.text
     assert "seed-a" not in caplog.text and PASSPHRASE not in caplog.text
@@ -122,15 +122,26 @@ def test_restore_reads_the_chain_again_and_writes_nothing_on_doubt(local, caplog
     assert "restore refused" in caplog.text
 
 
-def test_a_failed_write_records_no_restore(local, caplog):
+@pytest.mark.parametrize("answer", [
+    {"ok": False, "stdout": ['{"ok": false, "error": "refusing to replace files that exist '
+                             'with other content: x"}']},
+    {"ok": False, "stdout": [], "stderr": ["ssh: connection lost"]}])   # cut mid-write
+def test_a_write_that_fails_or_is_cut_still_names_this_host_as_holding_the_key(local, caplog,
+                                                                                answer):
+    """The record is written before the files: whether the write failed or the run was cut
+    after the files landed, a restore onto any other host is refused until this one is named
+    destroyed (never the key on two hosts unrecorded)."""
     path = archive(local)
-    host = Host([{"stdout": [chain_line()]},
-                 {"ok": False, "stdout": ['{"ok": false, "error": "refusing to replace files '
-                                          'that exist with other content: x"}']}])
+    host = Host([{"stdout": [chain_line()]}, answer])
     assert run(host, ops._restore, "/j", "fra-01", path, SecretStr(PASSPHRASE),
                sorted(FILES), CHECK) is False
-    assert NodeState("fra-01").restore() is None
-    assert "refusing to replace" in caplog.text
+    record = NodeState("fra-01").restore()
+    assert record.host == "fake-host" and record.complete is False
+    other = FakeHost({})
+    other.name = "gpu-fra-03"
+    with ctx_host.use(other):
+        doubt = ops.recorded_doubt("fra-01")
+    assert doubt and doubt[0] == "fake-host"
 
 
 def test_restore_with_a_wrong_passphrase_touches_nothing(local, caplog):
