@@ -223,8 +223,9 @@ def chain_evidence(found: dict | None, validator: str | None, blocks: int, rpc_u
                 "the old host stopped signing, and no fresh height for the signing state"), \
             None, ""
     if found.get("error"):
-        return (f"the chain could not be read ({found['error']}): no evidence that the old host "
-                "stopped signing, and no fresh height for the signing state"), None, ""
+        return (f"the chain could not be read through seed_node_rpc_url ({found['error']}): "
+                "no evidence that the old host stopped signing, and no fresh height for the "
+                "signing state"), None, ""
     latest, low, checked = found.get("latest"), found.get("from"), found.get("checked")
     signed = found.get("signed")
     if not isinstance(latest, int) or latest < 1 or not isinstance(signed, list):
