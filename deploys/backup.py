@@ -6,8 +6,10 @@
 Archives go to ``backups/<key_name>/<created>.gkb`` (0600; ``GONKA_BACKUP_DIR`` moves them);
 an unchanged host gets no new one. What is kept and the format: ``gonka_deploy/backup.py`` and
 ``gonka_deploy/hostside/keyfiles.py``. On a blank host, ``deploys/node.py`` restores the newest
-archive before the node first starts (``restore_backup``, ``allow_consensus_key_reuse``). The
-run lock is held: a backup never reads a node another run is changing.
+archive before the node first starts (``restore_backup``; only once the chain shows the old
+key silent, ``restore_check_blocks``, or ``old_host_destroyed`` names the host in doubt). The
+passphrase of a new archive must be strong (``secrets.check_backup_passphrase``). The run lock
+is held: a backup never reads a node another run is changing.
 """
 
 from gonka_deploy.pyinfra_hooks import host_config

@@ -14,6 +14,9 @@ An archive is one file, ``backups/<key_name>/<created>.gkb`` (``GONKA_BACKUP_DIR
   data, so a changed manifest fails like a wrong passphrase.
 - Key: scrypt (n=2**17, r=8, p=1, 16-byte random salt) of the passphrase; cipher: AES-256-GCM
   with a 12-byte random nonce (``cryptography``'s ``Scrypt`` and ``AESGCM``: no crypto here).
+  The header's KDF parameters are bounded before use (``check_kdf``); a new archive needs a
+  strong passphrase (``secrets.check_backup_passphrase``). The README shows how to open an
+  archive by hand with Python and ``cryptography`` alone.
 - The tar holds the files by their path under deploy/join, with their modes, owned by root,
   mtime 0: the same files make the same tar.
 
@@ -37,10 +40,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from .secrets import SecretError, check_backup_passphrase
+
 BACKUP_DIR_ENV = "GONKA_BACKUP_DIR"
 MAGIC = b"GONKA-DEPLOY-BACKUP 1\n"
 SUFFIX = ".gkb"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 17, 8, 1  # about 0.3 s and 128 MiB per archive
+# What an archive's header may ask for (checked before any derivation): 8x our memory, 16x our
+# work at most.
+SCRYPT_MAX_N, SCRYPT_MAX_R, SCRYPT_MAX_P = 2 ** 20, 16, 16
+SCRYPT_MAX_MEMORY = 1 << 30
+SCRYPT_MAX_WORK = 16 * SCRYPT_N * SCRYPT_R * SCRYPT_P
 # The signing state tmkms rewrites at every signature (FACTS-ops B7: "state_file stores
 # information about the latest signature"): a newer one alone is no reason for a new archive.
 VOLATILE = frozenset({".tmkms/state/priv_validator_state.json"})
@@ -111,9 +121,30 @@ class Header(Model):
 
 # --- the format -----------------------------------------------------------------------------
 
-def _key(passphrase: SecretStr, kdf: Kdf) -> bytes:
+def check_kdf(kdf: Kdf) -> None:
+    """Refuse KDF parameters outside the bounds before anything is derived: they come from the
+    archive's clear header, and a planted archive with ``n=2**40`` would take all memory (scrypt
+    needs 128*n*r bytes) before the passphrase is even found wrong."""
     if kdf.name != "scrypt" or kdf.length != 32:
         raise BackupError(f"unknown key derivation {kdf.name}/{kdf.length}")
+    n, r, p = kdf.n, kdf.r, kdf.p
+    if not (2 <= n <= SCRYPT_MAX_N and n & (n - 1) == 0) or not 1 <= r <= SCRYPT_MAX_R \
+            or not 1 <= p <= SCRYPT_MAX_P or 128 * n * r > SCRYPT_MAX_MEMORY \
+            or n * r * p > SCRYPT_MAX_WORK:
+        raise BackupError(f"scrypt parameters n={n}, r={r}, p={p} are outside what this toolkit "
+                          f"accepts (n a power of 2 up to 2**20, r up to {SCRYPT_MAX_R}, p up to "
+                          f"{SCRYPT_MAX_P}, at most 1 GiB and 16 times the default work): not "
+                          "deriving a key from them")
+    try:
+        salt = base64.b64decode(kdf.salt, validate=True)
+    except ValueError:
+        raise BackupError("the archive's scrypt salt is not base64") from None
+    if not 16 <= len(salt) <= 64:
+        raise BackupError(f"the archive's scrypt salt has {len(salt)} bytes (16 to 64 expected)")
+
+
+def _key(passphrase: SecretStr, kdf: Kdf) -> bytes:
+    check_kdf(kdf)
     return Scrypt(salt=base64.b64decode(kdf.salt), length=kdf.length, n=kdf.n, r=kdf.r,
                   p=kdf.p).derive(passphrase.get_secret_value().encode())
 
@@ -145,7 +176,12 @@ def check_files(manifest: Manifest, files: dict[str, bytes]) -> None:
 
 
 def seal(manifest: Manifest, files: dict[str, bytes], passphrase: SecretStr) -> bytes:
-    """The archive of ``files`` (checked against ``manifest`` first), encrypted."""
+    """The archive of ``files`` (checked against ``manifest`` first), encrypted; a weak
+    passphrase is refused (``secrets.check_backup_passphrase``)."""
+    try:
+        check_backup_passphrase(passphrase)
+    except SecretError as exc:
+        raise BackupError(str(exc)) from None
     check_files(manifest, files)
     kdf = Kdf(salt=base64.b64encode(secrets.token_bytes(16)).decode(), n=SCRYPT_N, r=SCRYPT_R,
               p=SCRYPT_P)
@@ -168,6 +204,7 @@ def split(data: bytes) -> tuple[Header, bytes, bytes]:
         header = Header.model_validate_json(data[len(MAGIC):end])
     except ValueError as exc:
         raise BackupError(f"unreadable archive header: {exc.__class__.__name__}") from None
+    check_kdf(header.kdf)
     return header, data[:end + 1], data[end + 1:]
 
 

@@ -546,8 +546,29 @@ class HostConfig(Strict):
                                 "`latest` of `backups/<key_name>/`, from one archive "
                                 "(`20261130T050505Z.gkb`), or `never` (new keys)")
     allow_consensus_key_reuse: bool = Field(
-        False, description="restore a consensus key even while its old host may still sign with "
-        "it (`--data allow_consensus_key_reuse=true`): risks double signing, slashing, jailing")
+        False, description="no longer accepted as true: a bare flag cannot say which host is "
+        "gone; name it with `old_host_destroyed`")
+    # --- key restore: the double-signing guard (operations/backup.py) ---
+    # A restore needs the chain to show the validator signed none of its last N commits. N
+    # covers a restart of the old host (a reboot and the node's catching up take minutes).
+    # UNVERIFIED: Gonka's block time (about 5-6 s is assumed, so 300 blocks is about 25 min).
+    restore_check_blocks: int = Field(300, ge=10, le=10000, description="a consensus key is "
+                                      "restored only when the chain shows its validator signed "
+                                      "none of this many latest blocks")
+    old_host_destroyed: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,252}(,[A-Za-z0-9][A-Za-z0-9_.@-]{0,252})*$",
+        description="the host(s) (inventory names, comma-separated) the operator knows are "
+        "destroyed for good: a restore no longer waits for evidence about them (`--data "
+        "old_host_destroyed=gpu-fra-01`); never overrides a chain that shows the key signing")
+
+    @field_validator("allow_consensus_key_reuse")
+    @classmethod
+    def _no_bare_reuse(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("is no longer accepted: name the old host you know is destroyed "
+                             "with old_host_destroyed=<host> (a restore still needs the chain "
+                             "to show the key is not signing)")
+        return value
 
     # Last, so that its validator sees the catalog, presets and gpu already validated.
     mlnodes: list[MLNode] = Field(min_length=1, description="ML nodes on this host")

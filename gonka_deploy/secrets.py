@@ -92,6 +92,32 @@ def resolve_backup_passphrase(key_name: str, environ: Mapping[str, str] | None =
                     optional_in_file=True)
 
 
+# A backup passphrase guards archives that may be copied anywhere and attacked offline for as
+# long as the attacker likes: stricter than the keyring password's 16 characters (schema.py).
+BACKUP_PASSPHRASE_MIN = 20
+BACKUP_PASSPHRASE_DISTINCT = 8
+BACKUP_PLACEHOLDERS = ("<", "fillin", "changeme", "change-me", "placeholder", "password",
+                       "passphrase", "secret")
+
+
+def check_backup_passphrase(secret: SecretStr, source: str = "the backup passphrase") -> None:
+    """Refuse a weak passphrase for a new archive (SecretError naming ``source`` and the rule,
+    never the value): a placeholder, a control character, under 20 characters, or fewer than 8
+    distinct characters. Existing archives are opened whatever their passphrase."""
+    value = secret.get_secret_value()
+    lowered = value.lower()
+    if any(lowered.startswith(p) for p in BACKUP_PLACEHOLDERS):
+        raise SecretError(f"{source} is a placeholder: set a real passphrase")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise SecretError(f"{source} contains a newline or control character")
+    if len(value) < BACKUP_PASSPHRASE_MIN:
+        raise SecretError(f"{source} is too short ({len(value)} characters, a backup "
+                          f"passphrase needs at least {BACKUP_PASSPHRASE_MIN})")
+    if len(set(value)) < BACKUP_PASSPHRASE_DISTINCT:
+        raise SecretError(f"{source} has only {len(set(value))} distinct characters (a backup "
+                          f"passphrase needs at least {BACKUP_PASSPHRASE_DISTINCT})")
+
+
 def backup_sources_hint(key_name: str) -> str:
     return (f"set {backup_env_var_for(key_name)} or GONKA_BACKUP_PASSPHRASE, or add "
             f"BACKUP_PASSPHRASE= to {secrets_dir() / (key_name + '.env')} (mode 0600)")

@@ -112,14 +112,22 @@ class ImageSwaps(Record):
 
 
 class Restore(Record):
-    """Key material put on a blank host from a backup (``deploys/node.py`` phase 4)."""
+    """Key material put on a blank host from a backup (``deploys/node.py`` phase 4). While it
+    exists, ``host`` holds the node's consensus key: a restore onto any other host is refused
+    until the operator names ``host`` as destroyed (``old_host_destroyed``)."""
     archive: str
     archive_created: str
     from_host: str
     host: str
     at: str
     files: list[str]
-    consensus_key_reuse_allowed: bool = False
+    consensus_key_reuse_allowed: bool = False   # records of older versions (a bare flag)
+    old_host_destroyed: list[str] = Field(default_factory=list)  # hosts named destroyed
+    chain_height: int | None = None      # the chain's height the restore was checked at
+    signing_state_height: int | None = None   # the height of the signing state written
+    # False from just before the files are written until they are checked on the host: a run
+    # cut between the two still leaves this host named as holding the key (the safe side)
+    complete: bool = True
 
 
 class Check(Record):

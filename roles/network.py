@@ -20,7 +20,9 @@ def network_node(config: HostConfig):
     # node first start, and before the warm key step: no new key, no second registration.
     backup.restored(name="Keys from the node's backup (blank host only)", join_dir=join,
                     key_name=config.key_name, choice=config.restore_backup,
-                    allow_reuse=config.allow_consensus_key_reuse)
+                    rpc_url=str(config.seed_node_rpc_url),
+                    check_blocks=config.restore_check_blocks,
+                    old_host_destroyed=config.old_host_destroyed)
     # Before the node's first start: state sync lands past the chain's upgrades, and the
     # image's own binary would crash-loop there (and a pending plan's binary is placed ahead).
     upgrades = load_profile(config.release).chain_upgrades

@@ -5,8 +5,13 @@
     keyfiles.py write JOIN            stdin: {"files": [{"path", "mode", "sha256", "data"}],
                                               "dirs": [{"path", "mode"}]}; one JSON line out
     keyfiles.py probe HOST PORT [API_URL]
-                                      one JSON line: is a node listening on HOST:PORT (P2P), and
-                                      the consensus key API_URL's /status names
+                                      one JSON line: is a node listening on HOST:PORT (P2P), the
+                                      consensus key API_URL's /status names, and whether HOST is
+                                      this host itself (``self``)
+    keyfiles.py signed RPC_URL VALIDATOR_ADDRESS BLOCKS
+                                      one JSON line: the chain's latest height (RPC_URL's
+                                      /status) and which of its last BLOCKS commits
+                                      (/commit?height=) VALIDATOR_ADDRESS signed
 
 Paths are relative to deploy/join (compose mounts ``.tmkms``, ``.inference`` and ``.dapi``
 there: gonka-ai/gonka v0.2.14 deploy/join/docker-compose.yml). The material, after upstream's
@@ -31,9 +36,11 @@ renamed into place, and never replaces a file that exists with other content.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -187,9 +194,28 @@ def write(join: str, doc: dict) -> dict:
     return {"ok": True, "written": written, "same": same}
 
 
+def is_self(host: str) -> bool:
+    """Whether ``host`` resolves to an address of this machine: one can bind to it (a DNS name
+    that already points at the new host reaches the new host, not the old one)."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    for family, _, _, _, addr in infos:
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind((addr[0], 0))
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def probe(host: str, port: int, api_url: str | None) -> dict:
     """Whether something accepts TCP on the node's public P2P port (3 tries, 3 s each), and the
     consensus key the node's RPC names through the api's /chain-rpc/ (when it is open)."""
+    if is_self(host):
+        return {"p2p": "self", "rpc_pub_key": None, "rpc_status": 0, "self": True}
     p2p = "closed"
     for _ in range(3):
         try:
@@ -201,7 +227,7 @@ def probe(host: str, port: int, api_url: str | None) -> dict:
             break
         except OSError as exc:
             p2p = f"unreachable ({exc})"
-    out = {"p2p": p2p, "rpc_pub_key": None, "rpc_status": 0}
+    out = {"p2p": p2p, "rpc_pub_key": None, "rpc_status": 0, "self": False}
     if api_url:
         try:
             with urllib.request.urlopen(api_url, timeout=5) as resp:
@@ -212,6 +238,97 @@ def probe(host: str, port: int, api_url: str | None) -> dict:
             out["rpc_status"] = exc.code
         except (OSError, ValueError, KeyError, TypeError):
             pass
+    return out
+
+
+# CometBFT v0.38 RPC (cometbft/cometbft v0.38.x rpc/openapi/openapi.yaml, /status and /commit;
+# spec/core/data_structures.md "CommitSig", "BlockIDFlag"): a commit's signatures are
+# {"block_id_flag", "validator_address" (upper-case hex), "timestamp", "signature"}; flag 1 is
+# absent, 2 commit, 3 nil: 2 and 3 are both a signature made with the validator's key.
+SIGNED_FLAGS = (2, 3)
+HEX_ADDRESS = re.compile(r"^[0-9A-F]{40}$")
+HEIGHT = re.compile(r"^[0-9]{1,19}$")
+
+
+class ChainError(Exception):
+    """An answer that is not what CometBFT's RPC answers: doubt, never "not signed"."""
+
+
+def rpc_get(url: str) -> dict:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            doc = json.loads(resp.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise ChainError(f"{url}: HTTP {exc.code}") from None
+    except (OSError, ValueError) as exc:
+        raise ChainError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+    result = doc.get("result") if isinstance(doc, dict) else None
+    if not isinstance(result, dict):
+        raise ChainError(f"{url}: no result object in the answer")
+    return result
+
+
+def field(doc, path: str, url: str):
+    for part in path.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            raise ChainError(f"{url}: no {path} in the answer")
+        doc = doc[part]
+    return doc
+
+
+def height_of(doc, path: str, url: str) -> int:
+    value = field(doc, path, url)
+    if not isinstance(value, str) or not HEIGHT.match(value):
+        raise ChainError(f"{url}: {path} is {value!r}, not a height")
+    return int(value)
+
+
+def commit_signers(rpc: str, height: int) -> set[str]:
+    """The validator addresses that signed the commit of ``height``."""
+    url = f"{rpc}/commit?height={height}"
+    result = rpc_get(url)
+    if height_of(result, "signed_header.commit.height", url) != height:
+        raise ChainError(f"{url}: the commit is of another height")
+    signatures = field(result, "signed_header.commit.signatures", url)
+    if not isinstance(signatures, list):
+        raise ChainError(f"{url}: signed_header.commit.signatures is not a list")
+    out = set()
+    for sig in signatures:
+        flag = sig.get("block_id_flag") if isinstance(sig, dict) else None
+        address = sig.get("validator_address") if isinstance(sig, dict) else None
+        if not isinstance(flag, int) or not isinstance(address, str):
+            raise ChainError(f"{url}: a signature without block_id_flag or validator_address")
+        if flag in SIGNED_FLAGS:
+            out.add(address.upper())
+    return out
+
+
+def signed(rpc: str, validator: str, blocks: int) -> dict:
+    """Which of the chain's last ``blocks`` commits ``validator`` signed (an empty validator:
+    only the height). Any answer that does not parse is an error, never "not signed"."""
+    rpc = rpc.rstrip("/")
+    out = {"rpc": rpc, "latest": None, "from": None, "checked": 0, "signed": [], "error": None}
+    try:
+        if validator and not HEX_ADDRESS.match(validator):
+            raise ChainError(f"{validator!r} is not a validator address (40 upper-case hex)")
+        status = rpc_get(f"{rpc}/status")
+        url = f"{rpc}/status"
+        if field(status, "sync_info.catching_up", url) is not False:
+            raise ChainError(f"{url}: the node is catching up: its blocks are not the chain's")
+        latest = height_of(status, "sync_info.latest_block_height", url)
+        earliest = height_of(status, "sync_info.earliest_block_height", url)
+        low = max(1, latest - blocks + 1)
+        out.update(latest=latest, **{"from": low})
+        if validator and low < earliest:
+            raise ChainError(f"{url}: the node keeps blocks from {earliest} only, {low} is needed")
+        if validator:
+            heights = range(low, latest + 1)
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                signers = list(pool.map(lambda h: commit_signers(rpc, h), heights))
+            out["checked"] = len(signers)
+            out["signed"] = [low + i for i, who in enumerate(signers) if validator in who]
+    except ChainError as exc:
+        out["error"] = str(exc)
     return out
 
 
@@ -230,6 +347,9 @@ def main(argv: list[str]) -> int:
         return 0 if result["ok"] else 1
     if command == "probe" and len(argv) in (3, 4):
         say(probe(argv[1], int(argv[2]), argv[3] if len(argv) == 4 else None))
+        return 0
+    if command == "signed" and len(argv) == 4 and argv[3].isdigit():
+        say(signed(argv[1], argv[2], int(argv[3])))
         return 0
     sys.stderr.write(__doc__)
     return 2

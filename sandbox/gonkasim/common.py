@@ -81,6 +81,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     role = "sim"
     extra_headers: dict[str, str] = {}
+    quiet_paths: frozenset[str] = frozenset()   # not logged (a node's votes, every second)
 
     def log_message(self, *args):  # we log JSON lines in reply() instead
         pass
@@ -133,6 +134,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+        if urlsplit(self.path).path in self.quiet_paths:
+            return
         log(self.role, method=self.command, path=self.path, status=status,
             port=self.server.server_address[1])
 

@@ -28,6 +28,9 @@ binary the node halts (exits at the height, and again at every restart) with x/u
 disabled" (the stand-in image does not set DAEMON_ALLOW_DOWNLOAD_BINARIES; the real one does and
 would download from the plan's URL).
 
+While it runs with its signer it reports the heights it signs to the seed (POST
+/gonkasim/vote, once a second), so the network's /commit shows this validator's signatures.
+
 Listens: rpc 26657 (/status, /net_info, /health, /genesis, /block, JSON-RPC POST /, and the
 test-only POST /gonkasim/partial-upgrade {"height", "node_version"}), p2p 26656 (accepts and
 closes), rest 1317 (node_info, syncing, mlnode_version, partial_upgrade), metrics 26660.
@@ -74,9 +77,26 @@ class Signer:
                 common.log(ROLE, event="signer-rejected", peer=peer[0], error=str(exc))
                 conn.close()
                 continue
-            self.conns.append(conn)
+            self.conns = [c for c in self.conns if c.fileno() >= 0] + [conn]
             self.ready.set()
             common.log(ROLE, event="signer-connected", peer=peer[0], pub_key=keys.b64(self.pub))
+
+
+    def live(self) -> bool:
+        """Whether tmkms is connected now (a closed connection reads as end of file)."""
+        for conn in list(self.conns):
+            try:
+                conn.setblocking(False)
+                data = conn.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                return True      # open, nothing sent: tmkms is there
+            except OSError:
+                data = b""
+            if data:
+                return True
+            self.conns.remove(conn)
+            conn.close()
+        return False
 
 
 class Node:
@@ -250,6 +270,25 @@ class Node:
         ch.peers = (chainmod.parse_peers(chainfiles.toml_get(text, "p2p.persistent_peers") or "")
                     + chainmod.parse_peers(chainfiles.toml_get(text, "p2p.seeds") or ""))
         return ch
+
+
+def vote(node: Node, chain: chainmod.Chain, stop: threading.Event) -> None:
+    """While the node runs with its signer (tmkms connected, or no remote signer), tell the
+    seed every second which heights this validator signed: the network's /commit shows them,
+    and stops showing them once the node (or its tmkms) is stopped."""
+    base = node.seed_base()
+    if not base:
+        return
+    address = keys.validator_address(chain.validator_pub)
+    low = chain.height()
+    while not stop.wait(1.0):
+        if node.signer is not None and not node.signer.live():
+            continue
+        high = chain.height()
+        code, _ = common.http("POST", base + "/gonkasim/vote", {
+            "validator_address": address, "from": low, "to": high}, timeout=3)
+        if code == 200:
+            low = high
 
 
 class Upgrades:
@@ -475,6 +514,7 @@ def main(argv: list[str]) -> int:
                height=ch.height(), peers=len(ch.peers), version=ch.version)
     stop = threading.Event()
     threading.Thread(target=software.watch, args=(stop,), daemon=True).start()
+    threading.Thread(target=vote, args=(node, ch, stop), daemon=True).start()
     return common.run_forever(stop)
 
 

@@ -5,12 +5,16 @@
 
 Routes: POST /v1/participants (registration {url, pub_key, validator_key, address?}; 409 when
 the account pubkey is already registered), GET /v1/participants[/<addr>], /v2/participants/<addr>,
-/v1/governance/models, /v1/epochs/current/participants, /v1/status, /chain-rpc/{status,net_info,
-genesis,block}, /health; chain software upgrades: /chain-api/cosmos/upgrade/v1beta1/current_plan
+/v1/governance/models, /v1/epochs/current/participants, /v1/status, /chain-rpc/{status,
+net_info,genesis,block,commit}, /health; chain software upgrades:
+/chain-api/cosmos/upgrade/v1beta1/current_plan
 ({"plan": null} or the plan, height a string, as the gRPC gateway writes int64) and
 .../applied_plan/<name> ({"height": "<h>"}, "0" when never applied). Test-only: GET
 /gonkasim/upgrades ({"applied": [{name, height}], "plan"}: what a node's state sync carries) and
-POST /gonkasim/plan ({"plan": {name, height, info}} or {"plan": null}). A plan whose height the
+POST /gonkasim/plan ({"plan": {name, height, info}} or {"plan": null}). Validators' votes: POST
+/gonkasim/vote {validator_address, from, to} (a running node with a signer, every second),
+GET /gonkasim/votes ({"height", "last": {address: height}}); /chain-rpc/commit?height= lists
+the seed's validator and every validator that voted for that height. A plan whose height the
 chain reaches becomes applied. --upgrades FILE: {"applied": [{"name", "height"}]} at the start.
 State lives in DIR/participants.json and DIR/upgrades.json (atomic writes).
 
@@ -115,8 +119,38 @@ class Upgrades:
         return 200, {"plan": plan}
 
 
+class Votes:
+    """Which validators signed which heights: each running node with a signer reports the
+    heights it signed (POST /gonkasim/vote), as its precommits would reach the network; the
+    chain RPC's /commit shows them. Kept in memory, the last KEEP heights of each."""
+
+    KEEP = 5000
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.heights: dict[str, set[int]] = {}
+
+    def add(self, address: str, low: int, high: int) -> None:
+        with self.lock:
+            seen = self.heights.setdefault(address.upper(), set())
+            seen.update(range(max(low, high - 100), high + 1))
+            if len(seen) > self.KEEP:
+                for h in sorted(seen)[:len(seen) - self.KEEP]:
+                    seen.discard(h)
+
+    def signers(self, height: int) -> list[str]:
+        with self.lock:
+            return [a for a, seen in self.heights.items() if height in seen]
+
+    def last(self) -> dict[str, int]:
+        with self.lock:
+            return {a: max(seen) for a, seen in self.heights.items() if seen}
+
+
 class SeedHandler(common.Handler):
     role = ROLE
+    quiet_paths = frozenset({"/gonkasim/vote"})
+    votes: Votes
     state: SeedState
     chain: chainmod.Chain
     model_list: list[dict]
@@ -137,6 +171,16 @@ class SeedHandler(common.Handler):
             return self.upgrade_query(parts[4:])
         if parts == ["gonkasim", "upgrades"] and method == "GET":
             return self.reply(200, self.upgrades.view(self.chain.height()))
+        if parts == ["gonkasim", "vote"] and method == "POST":
+            body = self.json_body() or {}
+            try:
+                self.votes.add(str(body["validator_address"]), int(body["from"]),
+                               min(int(body["to"]), self.chain.height()))
+            except (KeyError, TypeError, ValueError):
+                return self.reply(400, {"error": "need {validator_address, from, to}"})
+            return self.reply(200, {"ok": True})
+        if parts == ["gonkasim", "votes"] and method == "GET":
+            return self.reply(200, {"height": self.chain.height(), "last": self.votes.last()})
         if parts == ["gonkasim", "plan"] and method == "POST":
             code, doc = self.upgrades.set_plan((self.json_body() or {}).get("plan"))
             common.log(ROLE, event="plan", status=code, plan=doc.get("plan"))
@@ -210,6 +254,15 @@ class SeedHandler(common.Handler):
         if sub == "/block":
             return self.reply(200, self.chain.block(int(query["height"]) if "height" in query
                                                     else None))
+        if sub == "/commit":
+            latest = self.chain.height()
+            height = int(query["height"]) if str(query.get("height", "")).isdigit() else latest
+            if not self.chain.start_height <= height <= latest:
+                return self.reply(500, {"jsonrpc": "2.0", "id": -1, "error": {
+                    "code": -32603, "message": "Internal error",
+                    "data": f"height {height} must be less than or equal to the current "
+                            f"blockchain height {latest}"}})
+            return self.reply(200, self.chain.commit(height, self.votes.signers(height)))
         if sub == "/health":
             return self.reply(200, chainmod.rpc_result({}))
         if sub == "/tx":
@@ -352,6 +405,7 @@ def main(argv: list[str]) -> int:
                         listen_addr=f"tcp://0.0.0.0:{args.p2p_port}")
     SeedHandler.state = SeedState(args.state)
     SeedHandler.chain = ch
+    SeedHandler.votes = Votes()
     SeedHandler.model_list = models.load(args.models, args.hf_size)
     SeedHandler.genesis = chainfiles.genesis(chainmod.CHAIN_ID, meta["genesis_time"])
     SeedHandler.upgrades = Upgrades(args.state, common.read_json(args.upgrades)

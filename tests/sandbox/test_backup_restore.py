@@ -8,6 +8,10 @@ under the same key_name is refused the consensus key while the old host's node s
 once the old stack is stopped, the fresh host gets the old node's consensus key, P2P identity,
 warm key and worker key, makes no key and sends no registration. Every output (at -vvv --diff)
 and every local file is scanned for the passphrase, the keyring password and the key material.
+The restore's evidence is the seed's chain RPC (/commit): the old node's validator signs while
+it runs, and the fresh host gets the key only once CHECK_BLOCKS blocks pass without it; the
+public name, which resolves to the new host itself there, is never read as "the old host
+stopped". tmkms's signing state on the new host is at the chain's height, not the archive's.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from pydantic import SecretStr
@@ -45,6 +50,8 @@ PASSWORD = "bak-Keyring-pass-2026 'q' $x"
 PASSPHRASE = "bak-Backup-passphrase-2026 \"q\""
 VERBOSE = ("-vvv", "--diff")
 HOLDER = "/run/lock/gonka-deploy.holder.json"
+CHECK_BLOCKS = 20   # 10 s of the sandbox chain (0.5 s blocks)
+STATE = ".tmkms/state/priv_validator_state.json"
 
 
 def entry(host, network) -> tuple[str, dict]:
@@ -55,6 +62,7 @@ def entry(host, network) -> tuple[str, dict]:
         "account_pubkey": base64.b64encode(b"\x02" + hashlib.sha256(KEY.encode()).digest())
         .decode(),
         "data_disk": "/dev/vdb", "gpu": {"model": "H100", "count": 1, "vram_gb": 80},
+        "restore_check_blocks": CHECK_BLOCKS,
         "mlnodes": [{"id": "node1", "models": [network["model"]]}]}
 
 
@@ -230,14 +238,22 @@ def test_a_dead_runs_lock_is_taken_over_by_the_next(scenario):
     assert holder["run_id"] not in out
 
 
+def seed_votes(scenario) -> dict:
+    url = scenario["network"]["group_data"]["seed_api_url"] + "/gonkasim/votes"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
 def test_restore_is_refused_while_the_old_node_still_runs(scenario):
+    validator = backup.read_header(scenario["archive"]).manifest.validator_address
+    assert validator and validator in seed_votes(scenario)["last"], "the old node signs nothing"
     rc, out = pyinfra(scenario, "new", NODE, "-y", *VERBOSE)
     scenario["outputs"]["refused restore"] = out
     old, new = scenario["old"], scenario["new"]
     assert rc != 0
-    assert (f"refused: restore: the old host {old.name} ({old.address}:5000) still accepts P2P "
-            "connections") in out, out[-4000:]
-    assert "--data allow_consensus_key_reuse=true" in out
+    assert (f"refused: restore: validator {validator} (the consensus key of {old.name}) "
+            "signed ") in out, out[-4000:]
+    assert "a node signs with this consensus key now" in out
     assert new.run(f"test -e {JOIN}/.tmkms/secrets/priv_validator_key.softsign; echo $?") \
         .strip() == "1"
     assert new.run("docker ps -q --filter name=tmkms").strip() == ""
@@ -246,6 +262,14 @@ def test_restore_is_refused_while_the_old_node_still_runs(scenario):
 def test_fresh_host_gets_the_old_nodes_keys_and_registers_nothing(scenario):
     old, new = scenario["old"], scenario["new"]
     old.run(f"cd {JOIN} && docker compose stop", timeout=300)
+    validator = backup.read_header(scenario["archive"]).manifest.validator_address
+    deadline = time.monotonic() + 120
+    while True:   # bounded: the chain must pass CHECK_BLOCKS blocks without the old signer
+        votes = seed_votes(scenario)
+        if votes["height"] - votes["last"].get(validator, 0) > CHECK_BLOCKS + 2:
+            break
+        assert time.monotonic() < deadline, f"the old validator still signs: {votes}"
+        time.sleep(1)
     warm = NodeState(KEY, root=scenario["base"] / "nodes").warm_address()
     worker_old = [line for line in host_file(old, ".dapi/api-config.yaml").decode()
                   .splitlines() if "worker_public" in line]
@@ -254,8 +278,9 @@ def test_fresh_host_gets_the_old_nodes_keys_and_registers_nothing(scenario):
     scenario["outputs"]["restore"] = out
     assert rc == 0, out[-6000:]
     assert f"files of {KEY} from {scenario['archive']} (made " in out, out[-6000:]
-    assert f"the old host {old.name} ({old.address}:5000) runs no node" in out
-    assert f"the old host {old.name} ({PUBLIC}:5000) runs no node" in out
+    assert f"validator {validator} signed none of the chain's blocks " in out, out[-6000:]
+    assert f"the old host {old.name} ({old.address}:5000) answers no P2P" in out
+    assert f"{PUBLIC} is this host's own address now" in out
     _, saved = backup.unseal(scenario["archive"].read_bytes(), SecretStr(PASSPHRASE))
     for rel in (".tmkms/secrets/priv_validator_key.softsign", ".tmkms/secrets/kms-identity.key",
                 ".inference/config/node_key.json", f".inference/keyring-file/{KEY}.info"):
@@ -274,7 +299,10 @@ def test_fresh_host_gets_the_old_nodes_keys_and_registers_nothing(scenario):
     assert count(calls, "register-new-participant") == 0, calls
     record = NodeState(KEY, root=scenario["base"] / "nodes").restore()
     assert record.from_host == old.name and record.host == new.name
-    assert not record.consensus_key_reuse_allowed
+    assert record.old_host_destroyed == [] and record.chain_height
+    fresh = json.loads(host_file(new, STATE))
+    assert int(fresh["height"]) == record.signing_state_height >= record.chain_height
+    assert host_file(new, STATE) != saved[STATE]
 
     rc, again = pyinfra(scenario, "new", NODE, "-y")
     assert rc == 0 and no_change(again), again[-3000:]

@@ -151,6 +151,10 @@ def put_local_state(key_name: str, records: dict) -> None:
                 node.record_sent(SentTx.model_validate(sent))
         elif name == "warm_address":
             node.set_warm_address(value)
+        elif name == "restore":
+            from gonka_deploy.state import Restore
+
+            node.set_restore(Restore.model_validate(value))
         else:
             raise KeyError(f"no local state record {name!r} in the case")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import secrets
 import stat
@@ -124,10 +125,63 @@ def test_nothing_is_written_during_a_dry_run(material, tmp_path, monkeypatch):
     assert not (tmp_path / "backups").exists()
 
 
-def test_the_signing_state_alone_is_no_change(material):
-    manifest, _, _ = material
+def test_the_signing_state_alone_is_no_change_and_is_never_restored_as_archived(material):
+    """A newer signing state is no reason for a new archive; and the archived one is as old as
+    the archive: a restore writes one at the chain's height instead (never these bytes)."""
+    from gonka_deploy.operations.backup import fresh_signing_state
+
+    manifest, files, _ = material
     assert ".tmkms/state/priv_validator_state.json" not in manifest.hashes()
     assert ".tmkms/state/priv_validator_state.json" in manifest.hashes(volatile=True)
+    archived = files[".tmkms/state/priv_validator_state.json"]
+    fresh = fresh_signing_state(archived, 1300)
+    assert fresh != archived
+    assert json.loads(fresh) == {"height": "1300", "round": "0", "step": 0}
+    # never below what the archive had signed, the archive's own types kept, no old block
+    higher = b'{"height": "2000", "round": 1, "step": 3, "block_id": {"hash": "AB"}}'
+    assert json.loads(fresh_signing_state(higher, 1300)) == {
+        "height": "2000", "round": 0, "step": 0, "block_id": None}
+    assert json.loads(fresh_signing_state(None, 7)) == {"height": "7", "round": "0", "step": 0}
+    with pytest.raises(BackupError, match="not a signing state"):
+        fresh_signing_state(b"state-1\n", 1300)
+
+
+@pytest.mark.parametrize("kdf", [{"n": 2 ** 40}, {"n": 2 ** 21}, {"n": 3 * 2 ** 10},
+                                 {"r": 2 ** 20}, {"p": 2 ** 20}, {"n": 2 ** 20, "r": 16},
+                                 {"salt": "c2FsdA=="}, {"name": "argon2"}])
+def test_a_planted_header_cannot_make_the_kdf_exhaust_the_machine(material, monkeypatch, kdf):
+    """KDF parameters come from the archive's clear header: they are bounded before scrypt
+    runs (n=2**40 would need 128 TiB), for a wrong passphrase as for a right one."""
+    manifest, files, _ = material
+    data = backup.seal(manifest, files, PASSPHRASE)
+    header, header_bytes, sealed = backup.split(data)
+    planted = header.model_copy(update={"kdf": header.kdf.model_copy(update=kdf)})
+    forged = backup.MAGIC + planted.model_dump_json().encode() + b"\n" + sealed
+
+    def scrypt(**kwargs):
+        raise AssertionError(f"scrypt ran with {kwargs}")
+
+    monkeypatch.setattr(backup, "Scrypt", scrypt)
+    with pytest.raises(BackupError, match="scrypt|key derivation"):
+        backup.unseal(forged, PASSPHRASE)
+
+
+@pytest.mark.parametrize("weak", ["short-pass-0123", "aaaaaaaaaaaaaaaaaaaaaaaa",
+                                  "changeme-changeme-changeme", "password-0123456789-abc",
+                                  "<fill in a passphrase here>", "a good long one\nwith a newline"])
+def test_a_new_archive_needs_a_strong_passphrase(material, weak):
+    manifest, files, _ = material
+    with pytest.raises(BackupError) as exc:
+        backup.seal(manifest, files, SecretStr(weak))
+    assert weak not in str(exc.value)
+
+
+def test_an_archive_made_with_a_weaker_passphrase_still_opens(material, monkeypatch):
+    """The strength rule is for new archives: an old one is opened whatever its passphrase."""
+    manifest, files, _ = material
+    monkeypatch.setattr(backup, "check_backup_passphrase", lambda secret: None)
+    data = backup.seal(manifest, files, SecretStr("short-pass"))
+    assert backup.unseal(data, SecretStr("short-pass"))[1] == files
 
 
 def test_choose_names_what_exists(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import threading
+import types
 
 import pytest
 
@@ -132,7 +133,14 @@ def test_write_never_replaces_other_content_and_checks_before_placing(join):
     assert after == before and not (join / ".dapi" / "gonka.db").exists()
 
 
-def test_probe_tells_a_listening_node_from_a_stopped_one():
+def program():
+    """The host-side program as a module (to call one function with a fake around it)."""
+    module = types.ModuleType("keyfiles_program")
+    exec(compile(SCRIPT, "keyfiles.py", "exec"), module.__dict__)
+    return module
+
+
+def test_probe_tells_a_listening_node_from_a_stopped_one(monkeypatch):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -148,15 +156,119 @@ def test_probe_tells_a_listening_node_from_a_stopped_one():
         def log_message(self, *args):
             pass
 
+    # Every address a test can listen on is this machine's own: the probe itself is tested
+    # with "is it this host" answered no.
+    keyfiles_program = program()
+    monkeypatch.setattr(keyfiles_program, "is_self", lambda host: False)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Status)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         api = f"http://127.0.0.1:{httpd.server_port}/chain-rpc/status"
-        rc, (seen,) = keyfiles("probe", "127.0.0.1", str(port), api)
-        assert seen == {"p2p": "open", "rpc_status": 200, "rpc_pub_key": "cHVi"}
+        seen = keyfiles_program.probe("127.0.0.1", port, api)
+        assert seen == {"p2p": "open", "rpc_status": 200, "rpc_pub_key": "cHVi", "self": False}
     finally:
         listener.close()
         httpd.shutdown()
-    rc, (gone,) = keyfiles("probe", "127.0.0.1", str(port))
-    assert gone == {"p2p": "refused", "rpc_status": 0, "rpc_pub_key": None}
+    gone = keyfiles_program.probe("127.0.0.1", port, None)
+    assert gone == {"p2p": "refused", "rpc_status": 0, "rpc_pub_key": None, "self": False}
 
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "localhost"])
+def test_an_address_of_this_host_reads_as_itself_never_as_a_stopped_old_host(address):
+    """A DNS name of the old host that now points at the new host reaches the new host: its
+    closed P2P port says nothing of the old one."""
+    rc, (seen,) = keyfiles("probe", address, "9")
+    assert rc == 0 and seen["self"] is True and seen["p2p"] == "self"
+    rc, (other,) = keyfiles("probe", "192.0.2.1", "9")   # TEST-NET-1: never this host
+    assert other["self"] is False and other["p2p"] != "self"
+
+
+VAL = "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567"
+OTHER = "FFEEDDCCBBAA99887766554433221100FFEEDDCC"
+
+
+def commit(height: int, signers: dict[str, int]) -> dict:
+    """/commit?height= as CometBFT v0.38 answers it (absent votes have an empty address)."""
+    sigs = [{"block_id_flag": flag, "validator_address": addr,
+             "timestamp": "2026-12-01T00:00:00Z", "signature": "c2ln"}
+            for addr, flag in signers.items()]
+    sigs.append({"block_id_flag": 1, "validator_address": "", "timestamp":
+                 "0001-01-01T00:00:00Z", "signature": None})
+    return {"jsonrpc": "2.0", "id": -1, "result": {"signed_header": {
+        "header": {"height": str(height)},
+        "commit": {"height": str(height), "round": 0, "block_id": {"hash": "AB"},
+                   "signatures": sigs}}, "canonical": True}}
+
+
+@pytest.fixture
+def chain_rpc():
+    """A CometBFT RPC on loopback: /status at height 100 (blocks from 1), /commit from
+    ``answers`` (height -> document), the rest as the test sets it."""
+    cfg = {"status": {"jsonrpc": "2.0", "id": -1, "result": {"sync_info": {
+        "latest_block_height": "100", "earliest_block_height": "1", "catching_up": False}}},
+        "commits": {}, "code": 200}
+
+    class Rpc(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            path, _, query = self.path.partition("?")
+            if path.endswith("/status"):
+                doc = cfg["status"]
+            else:
+                height = int(query.split("=", 1)[1])
+                doc = cfg["commits"].get(height, commit(height, {OTHER: 2}))
+            self.send_response(cfg["code"])
+            self.end_headers()
+            self.wfile.write(json.dumps(doc).encode())
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Rpc)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    cfg["url"] = f"http://127.0.0.1:{httpd.server_port}/chain-rpc/"
+    yield cfg
+    httpd.shutdown()
+
+
+def test_signed_names_the_heights_the_validator_signed(chain_rpc):
+    chain_rpc["commits"] = {95: commit(95, {VAL: 2}), 99: commit(99, {VAL: 3})}  # nil counts
+    rc, (out,) = keyfiles("signed", chain_rpc["url"], VAL, "10")
+    assert rc == 0 and out["error"] is None
+    assert (out["latest"], out["from"], out["checked"], out["signed"]) == (100, 91, 10, [95, 99])
+    rc, (quiet,) = keyfiles("signed", chain_rpc["url"], VAL, "5")
+    assert quiet["signed"] == [99]
+    chain_rpc["commits"] = {}
+    rc, (none,) = keyfiles("signed", chain_rpc["url"], VAL, "10")
+    assert none["error"] is None and none["signed"] == [] and none["checked"] == 10
+    rc, (height,) = keyfiles("signed", chain_rpc["url"], "", "10")   # the height alone
+    assert height["latest"] == 100 and height["checked"] == 0 and height["error"] is None
+
+
+@pytest.mark.parametrize("case", ["empty commit", "error body", "renamed field", "status empty",
+                                  "catching up", "pruned", "http error", "other height",
+                                  "not an address"])
+def test_a_chain_answer_that_does_not_parse_is_an_error_never_not_signed(chain_rpc, case):
+    validator = VAL
+    if case == "empty commit":
+        chain_rpc["commits"] = {97: {}}
+    elif case == "error body":
+        chain_rpc["commits"] = {97: {"jsonrpc": "2.0", "id": -1, "error": {"code": -32603}}}
+    elif case == "renamed field":
+        doc = commit(97, {VAL: 2})
+        doc["result"]["signed_header"]["commit"]["sigs"] = doc["result"]["signed_header"][
+            "commit"].pop("signatures")
+        chain_rpc["commits"] = {97: doc}
+    elif case == "status empty":
+        chain_rpc["status"] = {"result": {}}
+    elif case == "catching up":
+        chain_rpc["status"]["result"]["sync_info"]["catching_up"] = True
+    elif case == "pruned":
+        chain_rpc["status"]["result"]["sync_info"]["earliest_block_height"] = "95"
+    elif case == "http error":
+        chain_rpc["code"] = 500
+    elif case == "other height":
+        chain_rpc["commits"] = {97: commit(96, {})}
+    else:
+        validator = "gonkavalcons1xyz"
+    rc, (out,) = keyfiles("signed", chain_rpc["url"], validator, "10")
+    assert rc == 0 and out["error"] and out["signed"] == [], out

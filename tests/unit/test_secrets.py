@@ -45,3 +45,18 @@ def test_validated_config_never_prints_the_password(secrets_dir):
     assert not problems
     for text in (repr(config), str(config), config.model_dump_json()):
         assert "sup3r-secret-value-42" not in text
+
+
+def test_a_weak_backup_passphrase_is_refused_naming_its_source_never_its_value():
+    from pydantic import SecretStr
+
+    from gonka_deploy.secrets import check_backup_passphrase
+
+    for weak, why in [("Tr0ub4dor&3", r"too short \(11 characters"),
+                      ("abababababababababababab", "only 2 distinct characters"),
+                      ("changeme-please-0123456789", "placeholder"),
+                      ("a-long-passphrase-with\ta-tab", "control character")]:
+        with pytest.raises(SecretError, match=why) as exc:
+            check_backup_passphrase(SecretStr(weak), "GONKA_BACKUP_PASSPHRASE")
+        assert "GONKA_BACKUP_PASSPHRASE" in str(exc.value) and weak not in str(exc.value)
+    check_backup_passphrase(SecretStr("correct horse battery staple 42"))

@@ -105,3 +105,16 @@ def test_no_file_name_of_the_local_state_appears_outside_its_owner():
              and (REPO / path).exists()
              for name in names if name in (REPO / path).read_text()]
     assert found == []
+
+
+def test_a_restore_record_of_an_older_version_still_reads():
+    """The restore record is read now (a restore elsewhere is refused while it is recorded): a
+    record written before the chain check (with the old bare flag) must still parse."""
+    from gonka_deploy.state import Restore
+
+    record = Restore.model_validate_json(
+        '{"archive": "backups/fra-01/20261130T050505Z.gkb", "archive_created": '
+        '"2026-11-30T05:05:05+00:00", "from_host": "gpu-fra-01", "host": "gpu-fra-02", '
+        '"at": "2026-12-01T10:00:00+00:00", "files": ["x"], "consensus_key_reuse_allowed": true}')
+    assert record.host == "gpu-fra-02" and record.old_host_destroyed == []
+    assert record.chain_height is None
