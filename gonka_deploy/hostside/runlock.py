@@ -305,7 +305,8 @@ def upstream_locks(join: str, project: str | None) -> list[dict]:
     """Upstream's locks for this deployment, under each reading of its variables (the
     environment alone; the environment with config.env sourced over it), without repeats."""
     environment = {name: os.environ[name] for name in LOCK_VARS if name in os.environ}
-    readings = [environment, {**environment, **sourced_vars(config_env_path(join))}]
+    sourced = {**environment, **sourced_vars(config_env_path(join))}
+    readings = [environment] if sourced == environment else [environment, sourced]
     config_dir = os.path.dirname(config_env_path(join))
     locks: list[dict] = []
     for env in readings:

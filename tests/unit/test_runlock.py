@@ -171,7 +171,9 @@ def test_an_upstream_script_holding_its_lock_refuses_the_apply_and_is_named(worl
         pytest.skip("util-linux flock is missing")
     lock_a = f"{world['join']}/.gonka-deployment.lock"
     Path(lock_a).touch()
-    upstream = subprocess.Popen(["flock", "-n", lock_a, "sleep", "300"])
+    # blocking, unlike upstream's `flock -n`: the probe below takes the lock for an instant, and
+    # a non-blocking stand-in that started in that instant would give up (a flaky test)
+    upstream = subprocess.Popen(["flock", lock_a, "sleep", "300"])
     try:
         deadline = time.monotonic() + 10
         while flock_n(lock_a) == 0 and time.monotonic() < deadline:
@@ -182,7 +184,7 @@ def test_an_upstream_script_holding_its_lock_refuses_the_apply_and_is_named(worl
         rc, refused = acquire(world, world["session"]())
         assert rc == 1 and refused["kind"] == "upstream-a", refused
         assert refused["locker"] == {"pid": upstream.pid,
-                                     "cmd": f"flock -n {lock_a} sleep 300"}
+                                     "cmd": f"flock {lock_a} sleep 300"}
         assert "an upstream deploy script" in refusal_message(refused)
         # the refused run let go of the toolkit lock it had taken first
         assert wait_free(f"{world['dir']}/gonka-deploy.lock")
