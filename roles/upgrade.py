@@ -7,19 +7,21 @@ stage found, from the node's upgrade history in its local state (nodes/<key_name
 
 Every stage routes only to an MLNode that answers: containers first, each MLNode waited for in
 its own container, then nginx. `/` goes to the version the api calls (read from its status when
-the stage starts), so after a rollback of cleanup it stays on the new version the chain switched
-to, not on an old MLNode whose model was stopped.
+the routes are written), so after a rollback of cleanup it stays on the new version the chain
+switched to, not on an old MLNode whose model was stopped.
+
+Nothing here reads the host: this code runs while the operation list is built, before the run
+lock is taken and before the operator confirms, and another run may change the host until the
+lock is held. Each decision from the host's state (where `/` goes, whether the old MLNode still
+runs, whether a rollback would remove the MLNode the api calls) is an operation that reads it
+when it runs, after the lock (gonka_deploy/operations/upgrade.py).
 """
 
 from __future__ import annotations
 
-from pyinfra import host
 from pyinfra.api import deploy
 
-from gonka_deploy.facts.compose import ComposeState
-from gonka_deploy.facts.upgrade import UpgradeState
 from gonka_deploy.operations import compose, files, health, nginx, upgrade
-from gonka_deploy.operations.util import refuse_deploy
 from gonka_deploy.pyinfra_hooks import host_topology
 from gonka_deploy.render import COMPOSE_FILES, render_host, render_nginx
 from gonka_deploy.schema import HostConfig, MLNodeVersion
@@ -28,6 +30,8 @@ from gonka_deploy.state import UpgradeStage
 ADMIN = "http://127.0.0.1:9200/admin/v1"
 MLNODE_HEALTH = "http://127.0.0.1:8080/health"   # inside the MLNode container (uvicorn :8080)
 UPGRADES = "http://127.0.0.1:1317/productscience/inference/inference/partial_upgrade"
+# `root` for the routes: `/` to the version the api calls when the routes are written
+API_CALLS = "@the-api-calls"
 
 
 def status_url(config: HostConfig) -> str:
@@ -39,15 +43,18 @@ def with_versions(config: HostConfig, versions: list[MLNodeVersion]) -> HostConf
     return HostConfig.model_validate({**config.model_dump(), "mlnode_versions": versions})
 
 
-def api_version(config: HostConfig) -> str | None:
-    """The MLNode version the api calls now (None when it does not say)."""
-    info = host.get_fact(UpgradeState, status_url=status_url(config), upgrades_url=UPGRADES)
-    return (info or {}).get("current")
-
-
 def routes(config: HostConfig, stage: str, root: str | None, what: str = "ML proxy routes"):
-    nginx.config(name=f"{stage}: {what}", directory=config.join_dir,
-                 files=list(COMPOSE_FILES), content=render_nginx(config, root=root))
+    """nginx.conf for ``config``, ``/`` to ``root``; with ``API_CALLS``, to the version the api
+    calls when the operation runs (every candidate rendered here, the choice made there)."""
+    if root != API_CALLS:
+        nginx.config(name=f"{stage}: {what}", directory=config.join_dir,
+                     files=list(COMPOSE_FILES), content=render_nginx(config, root=root))
+        return
+    contents = {v.version: render_nginx(config, root=v.version) for v in config.mlnode_versions}
+    upgrade.routed_to_api(name=f"{stage}: {what} (/ to the version the api calls)",
+                          directory=config.join_dir, files=list(COMPOSE_FILES),
+                          contents={**contents, "": render_nginx(config)},
+                          status_url=status_url(config), upgrades_url=UPGRADES)
 
 
 def converge(config: HostConfig, stage: str, pull: bool = False, root: str | None = None):
@@ -85,7 +92,7 @@ def prepare(config: HostConfig):
     upgrade.recorded(name="prepare: record for rollback", key_name=config.key_name,
                      stage="prepare", before=[current],
                      after=config.mlnode_versions)
-    converge(config, "prepare", pull=True, root=api_version(config))
+    converge(config, "prepare", pull=True, root=API_CALLS)
     for version in new:
         upgrade.confirmed(name=f"prepare: api reaches {version.version}", admin_url=ADMIN,
                           version=version.version)
@@ -105,17 +112,11 @@ def cleanup(config: HostConfig):
     # override still defines it (the converged override retires its service). A re-run finds
     # it gone and only converges.
     target = with_versions(config, after)
-    project = host.get_fact(ComposeState, directory=config.join_dir,
-                            files=list(COMPOSE_FILES)) or {}
-    if (project.get(old.service) or {}).get("state"):
-        routes(config, "cleanup", new.version, what=f"/ to {new.version}")
-        upgrade.mlnode_stopped(name=f"cleanup: stop MLNode {old.version}",
-                               state_url=f"http://127.0.0.1:8080/{old.version}/api/v1/state",
-                               stop_url=f"http://127.0.0.1:8080/{old.version}/api/v1/stop",
-                               version=old.version)
-        routes(target, "cleanup", new.version, what=f"routes without {old.version}")
-        compose.removed(name=f"cleanup: remove {old.service}", directory=config.join_dir,
-                        files=list(COMPOSE_FILES), services=[old.service])
+    upgrade.old_retired(name=f"cleanup: / to {new.version}, stop and remove MLNode "
+                        f"{old.version} (while it exists)", directory=config.join_dir,
+                        files=list(COMPOSE_FILES), service=old.service, version=old.version,
+                        routes_first=render_nginx(config, root=new.version),
+                        routes_after=render_nginx(target, root=new.version))
     converge(target, "cleanup", root=new.version)
 
 
@@ -125,21 +126,19 @@ def rollback(config: HostConfig, last: UpgradeStage):
     converges to the same versions: it never goes further back. ``/`` follows the version the
     api calls; a rollback that would remove the MLNode the api calls is refused."""
     before = with_versions(config, last.before)
-    calls = api_version(config)
     kept = {v.version for v in last.before}
-    if calls and calls not in kept and any(v.version == calls for v in last.after):
-        refuse_deploy(f"the api calls {calls} (the chain switched to it): rolling back "
-                      f"{last.stage} would remove the MLNode it calls. Keep {calls}; run "
-                      "cleanup instead")
-        return
+    upgrade.rollback_keeps_called(name="rollback: the api's MLNode stays",
+                                  status_url=status_url(config), upgrades_url=UPGRADES,
+                                  stage=last.stage, kept=sorted(kept),
+                                  added=[v.version for v in last.after if v.version not in kept])
     extra = [v.service for v in last.after if v.version not in kept]
     if extra:
         # nginx first stops routing to them (the rest answers: it runs now), then they go,
         # while the compose files still define them
-        routes(before, "rollback", calls, what="ML proxy routes without the new MLNode")
+        routes(before, "rollback", API_CALLS, what="ML proxy routes without the new MLNode")
         compose.removed(name="rollback: remove the new MLNode", directory=config.join_dir,
                         files=list(COMPOSE_FILES), services=extra)
-    converge(before, "rollback", root=calls)
+    converge(before, "rollback", root=API_CALLS)
     upgrade.undone(name="rollback: mark the stage undone", key_name=config.key_name)
 
 

@@ -28,7 +28,7 @@ MIN_BLOCKS_TO_POC = 100
 class EpochDict(TypedDict):
     status: int                     # HTTP status of /v1/epochs/latest (0: nothing answered)
     phase: str | None
-    block_height: int
+    block_height: int | None        # None when the answer lacks it (then no swap is allowed)
     next_poc_start: int | None
     poc_validation_end: int | None  # when the current epoch's PoC ends (Inference again)
     next_poc_validation_end: int | None
@@ -51,7 +51,7 @@ def epoch_view(status: int, doc) -> EpochDict:
     return EpochDict(
         status=status,
         phase=doc.get("phase") or None,
-        block_height=_int(doc.get("block_height")) or 0,
+        block_height=_int(doc.get("block_height")),
         next_poc_start=_int(stages.get("next_poc_start")),
         poc_validation_end=_int(stages.get("poc_validation_end")),
         next_poc_validation_end=_int(following.get("poc_validation_end")),
@@ -65,6 +65,12 @@ def swap_refusal(epoch: EpochDict, min_blocks: int) -> str | None:
     if epoch["status"] != 200 or not epoch["phase"]:
         return (f"the api's epoch phase could not be read (/v1/epochs/latest answered "
                 f"{epoch['status'] or 'nothing'}): not swapping blind; retry when the api answers")
+    # Partial epoch data decides nothing: without the height or the next PoC's start, how far
+    # the next PoC is cannot be told, so the swap is refused rather than allowed blind.
+    missing = [name for name in ("block_height", "next_poc_start") if epoch[name] is None]
+    if missing:
+        return (f"the api's epoch answer (/v1/epochs/latest, phase {epoch['phase']}) lacks "
+                f"{' and '.join(missing)}: not swapping blind; retry when the api reports them")
     if epoch["phase"] != INFERENCE:
         end = epoch["poc_validation_end"]
         when = (f"retry after height {end} (PoC validation ends, {end - height} blocks from now)"
@@ -73,8 +79,8 @@ def swap_refusal(epoch: EpochDict, min_blocks: int) -> str | None:
     if epoch["confirmation_poc"]:
         return (f"a confirmation PoC is active at height {height} "
                 "(is_confirmation_poc_active): retry when it has ended")
-    left = epoch["next_poc_start"] - height if epoch["next_poc_start"] is not None else None
-    if left is not None and left < min_blocks:
+    left = epoch["next_poc_start"] - height
+    if left < min_blocks:
         after = epoch["next_poc_validation_end"]
         when = f"after height {after}, when that PoC's validation ends" if after else \
             "after that PoC"

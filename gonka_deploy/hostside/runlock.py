@@ -1,8 +1,8 @@
 """The run lock of a host: one apply at a time (``python3 -c SCRIPT ...``).
 
     runlock.py acquire --run-id ID --who USER@MACHINE --deploy NAME [--join DIR]
-                       [--watch PID] [--max-seconds N] [--lock-dir DIR]
-    runlock.py status [--join DIR] [--lock-dir DIR]
+                       [--project NAME] [--watch PID] [--max-seconds N] [--lock-dir DIR]
+    runlock.py status [--join DIR] [--project NAME] [--lock-dir DIR]
 
 Both print one JSON line.
 
@@ -14,11 +14,15 @@ died or whose connection dropped. The locks, in order:
 
 - the toolkit's own, ``<lock-dir>/gonka-deploy.lock`` (always), with the holder's description in
   a separate file beside it, ``gonka-deploy.holder.json`` (nothing is written into a lock file);
-- upstream's ``deploy/join/deployment-lock.sh`` lock-a, ``<join>/.gonka-deployment.lock``, once
-  ``--join`` exists (created 0600 when missing, as upstream's ``umask 077; : >`` does);
-- its lock-b variant, ``/tmp/gonka-deployment-<KEY>.lock``, KEY the hex sha256 of
-  ``"<docker daemon id>\\n<compose project>\\n"``, once the Docker daemon
-  answers (created 0644, as upstream's ``umask 022`` does).
+- once ``--join`` exists, upstream's ``deploy/join/deployment-lock.sh`` locks at the paths it
+  resolves itself (see "upstream's lock paths" below: ``GONKA_DEPLOYMENT_LOCK``, the project from
+  ``--project`` (its ``$2``), ``GONKA_DEPLOYMENT_PROJECT``, ``COMPOSE_PROJECT_NAME``, the
+  ``PROXY_ROUTER_CONTAINER``'s label, ``DOCKER_BIN``): lock-a, ``<join>/.gonka-deployment.lock``
+  (created 0600 when missing, as upstream's ``umask 077; : >`` does), and lock-b,
+  ``/tmp/gonka-deployment-<KEY>.lock``, KEY the hex sha256 of
+  ``"<docker daemon id>\\n<compose project>\\n"`` (created 0644, as its ``umask 022`` does).
+  When they cannot be resolved (the Docker daemon does not answer, say), nothing is taken and
+  the answer is a refusal: upstream refuses then too.
 
 Upstream opens the lock read-only and runs ``flock -n 9`` (gonka-ai/gonka@1fce1a8f and
 zpoken/gonka@86cff503: deploy/join/deployment-lock.sh); an exclusive flock on the same inode
@@ -34,10 +38,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
+import re
 import select
+import shlex
 import subprocess
 import sys
 import time
@@ -46,9 +53,6 @@ TOOLKIT_LOCK = "gonka-deploy.lock"
 HOLDER_FILE = "gonka-deploy.holder.json"
 UPSTREAM_A = ".gonka-deployment.lock"
 SSHD_NAMES = ("sshd", "sshd-session")
-# Upstream's lock-b resolves the Compose project from these containers' label, then falls back
-# to the basename of deploy/join (zpoken/gonka@86cff503:deploy/join/deployment-lock.sh).
-PROJECT_OWNERS = ("proxy", "versiond")
 REPORT_TIMEOUT = 60.0
 
 
@@ -175,46 +179,160 @@ def try_lock(fd: int) -> bool:
         return False
 
 
-def docker_out(*args: str) -> tuple[int, str]:
+# --- upstream's lock paths ---------------------------------------------------------------
+#
+# Resolved exactly as upstream's deploy/join/deployment-lock.sh resolves them
+# (gonka_acquire_deployment_lock CONFIG_DIR [PROJECT]):
+#
+# - lock-a (gonka-ai/gonka@1fce1a8f0133edf4ebbed4c47cb5649f751592a3):
+#   ${GONKA_DEPLOYMENT_LOCK:-$config_dir/.gonka-deployment.lock}
+# - lock-b (zpoken/gonka@86cff5030abb6bbf8b10a4fb81f040c178c6e13b): $GONKA_DEPLOYMENT_LOCK when
+#   set; else /tmp/gonka-deployment-<sha256 of "<daemon id>\n<project>\n">.lock, the daemon id
+#   from `${DOCKER_BIN:-docker} info --format {{.ID}}` (a failure or an empty id refuses), the
+#   project ${2:-${GONKA_DEPLOYMENT_PROJECT:-${COMPOSE_PROJECT_NAME:-}}}, else the
+#   com.docker.compose.project label of ${PROXY_ROUTER_CONTAINER:-proxy} then versiond (only
+#   "no such object"/"no such container" may be passed over; any other inspect failure
+#   refuses), else the basename of the script's directory (deploy/join, `pwd -P`).
+#
+# The variables come from the environment, and from config.env: upstream's updaters source it
+# (`set -a; source "$config_env"`, config_env ${GONKA_CONFIG_ENV:-$script_dir/config.env};
+# e.g. update-devshard.sh) before they take the lock, and a script that does not source it sees
+# the environment alone. Both readings are held when they differ: an extra lock only excludes
+# more. Where the lock cannot be resolved (no daemon, an inspect failure, a config.env value
+# only a shell could evaluate) nothing is taken: the run is refused, as upstream refuses.
+LOCK_VARS = ("GONKA_DEPLOYMENT_LOCK", "GONKA_DEPLOYMENT_PROJECT", "COMPOSE_PROJECT_NAME",
+             "PROXY_ROUTER_CONTAINER", "DOCKER_BIN")
+ABSENT = ("no such object", "no such container")
+ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+class Unresolved(Exception):
+    """Upstream's lock path cannot be known now: upstream would refuse, so does the run."""
+
+
+def docker_out(docker: str, *args: str) -> tuple[int, str]:
+    """rc and output of a docker command: stdout on success, stderr and stdout on failure
+    (upstream reads inspect's answer with 2>&1)."""
     try:
-        p = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=20)
+        p = subprocess.run([docker, *args], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 127, str(exc)
-    return p.returncode, (p.stdout if p.returncode == 0 else p.stderr or p.stdout).strip()
+    return p.returncode, p.stdout if p.returncode == 0 else (p.stderr + p.stdout).strip()
 
 
-def upstream_b(join: str) -> tuple[str | None, str]:
-    """lock-b's path for this deployment, or None and why it cannot be known now."""
-    rc, daemon = docker_out("info", "--format", "{{.ID}}")
-    if rc != 0 or not daemon:
-        return None, "the Docker daemon does not answer" + (f" ({daemon[-120:]})" if daemon
-                                                            else "")
-    project = ""
-    for owner in PROJECT_OWNERS:
-        rc, out = docker_out("inspect", "--format",
-                             '{{index .Config.Labels "com.docker.compose.project"}}', owner)
-        if rc == 0 and out and out != "<no value>":
-            project = out
-            break
-        if rc != 0 and "no such" not in out.lower():
-            return None, f"cannot inspect {owner}: {out[-120:]}"
-    project = project or os.path.basename(join.rstrip("/"))
+@functools.cache
+def daemon_id(docker: str) -> tuple[int, str]:
+    """`docker info --format {{.ID}}`, asked once per program run (each reading needs it)."""
+    return docker_out(docker, "info", "--format", "{{.ID}}")
+
+
+def config_env_path(join: str) -> str:
+    return os.environ.get("GONKA_CONFIG_ENV") or os.path.join(join, "config.env")
+
+
+def sourced_vars(path: str) -> dict[str, str]:
+    """What sourcing ``path`` sets of LOCK_VARS. Only plain assignments are read (one word, no
+    expansion); any other mention of one of them is refused (only a shell could evaluate it).
+    Nothing else of the file (it holds the keyring password) is read into the answer."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise Unresolved(f"cannot read {path}: {exc.strerror}") from None
+    found = {}
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("#") or not any(name in line for name in LOCK_VARS):
+            continue
+        match = ASSIGNMENT.match(line)
+        if match is None:  # `: ${NAME:=x}`, `read NAME`, `eval …`: only a shell can tell
+            mentioned = [n for n in LOCK_VARS if re.search(rf"\b{n}\b", line)]
+            if mentioned:
+                raise Unresolved(f"{path} line {number} may set {mentioned[0]} in a way only a "
+                                 "shell can evaluate; make it a plain assignment")
+            continue
+        name = match.group(1)
+        if name not in LOCK_VARS:  # another variable: reading one of ours changes nothing,
+            setting = [n for n in LOCK_VARS if re.search(rf"\b{n}\s*=", match.group(2))]
+            if setting:  # but `A=1; NAME=x` on one line would set it
+                raise Unresolved(f"{path} line {number} may set {setting[0]} in a way only a "
+                                 "shell can evaluate; make it a plain assignment of its own")
+            continue
+        raw = match.group(2)
+        try:
+            words = shlex.split(raw, comments=True)
+        except ValueError:
+            words = None
+        if words is None or len(words) > 1 or any(c in raw for c in "$`\\"):
+            raise Unresolved(f"{path} line {number}: {name} is not a plain value; make it one "
+                             "(NAME=value or NAME='value')")
+        found[name] = words[0] if words else ""
+    return found
+
+
+def lock_b_path(join: str, env: dict[str, str], project: str | None) -> str:
+    """deployment-lock.sh's GONKA_DEPLOYMENT_LOCK for these variables (see above)."""
+    if env.get("GONKA_DEPLOYMENT_LOCK"):
+        return env["GONKA_DEPLOYMENT_LOCK"]
+    docker = env.get("DOCKER_BIN") or "docker"
+    rc, daemon = daemon_id(docker)
+    if rc != 0:
+        raise Unresolved("cannot identify the Docker daemon (`docker info` failed"
+                         + (f": {daemon[-160:]}" if daemon else "") + "); start Docker and "
+                         "re-run")
+    daemon = daemon.rstrip("\n")  # as $(...) strips it
+    if not daemon:
+        raise Unresolved("empty Docker daemon identity (`docker info --format {{.ID}}`)")
+    project = project or env.get("GONKA_DEPLOYMENT_PROJECT") or env.get("COMPOSE_PROJECT_NAME")
+    if not project:
+        for owner in (env.get("PROXY_ROUTER_CONTAINER") or "proxy", "versiond"):
+            rc, out = docker_out(docker, "inspect", "--format",
+                                 '{{index .Config.Labels "com.docker.compose.project"}}', owner)
+            out = out.rstrip("\n")
+            if rc == 0:
+                if out and out != "<no value>":
+                    project = out
+                    break
+            elif not any(text in out.lower() for text in ABSENT):
+                raise Unresolved(f"cannot inspect {owner}: {out[-160:]}")
+    project = project or os.path.basename(os.path.realpath(join))
     key = hashlib.sha256(f"{daemon}\n{project}\n".encode()).hexdigest()
-    return f"/tmp/gonka-deployment-{key}.lock", f"project {project}"
+    return f"/tmp/gonka-deployment-{key}.lock"
 
 
-def wanted_locks(lock_dir: str, join: str | None) -> tuple[list[dict], dict]:
-    """The locks to hold now: [{"kind", "path", "mode"}], and why any upstream one is left out."""
+def upstream_locks(join: str, project: str | None) -> list[dict]:
+    """Upstream's locks for this deployment, under each reading of its variables (the
+    environment alone; the environment with config.env sourced over it), without repeats."""
+    environment = {name: os.environ[name] for name in LOCK_VARS if name in os.environ}
+    sourced = {**environment, **sourced_vars(config_env_path(join))}
+    readings = [environment] if sourced == environment else [environment, sourced]
+    config_dir = os.path.dirname(config_env_path(join))
+    locks: list[dict] = []
+    for env in readings:
+        path_a = env.get("GONKA_DEPLOYMENT_LOCK") or os.path.join(config_dir, UPSTREAM_A)
+        locks.append({"kind": "upstream-a", "path": path_a, "mode": 0o600})
+    for env in readings:
+        locks.append({"kind": "upstream-b", "path": lock_b_path(join, env, project),
+                      "mode": 0o644})
+    seen, unique = set(), []
+    for lock in locks:  # one open file per lock file: a second flock of ours would conflict
+        real = os.path.realpath(lock["path"])
+        if real not in seen:
+            seen.add(real)
+            unique.append(lock)
+    return unique
+
+
+def wanted_locks(lock_dir: str, join: str | None,
+                 project: str | None = None) -> tuple[list[dict], dict]:
+    """The locks to hold now: [{"kind", "path", "mode"}], and why upstream's are left out
+    (only while deploy/join does not exist: no upstream script can run then). Raises
+    Unresolved when upstream's cannot be resolved."""
     locks = [{"kind": "toolkit", "path": os.path.join(lock_dir, TOOLKIT_LOCK), "mode": 0o644}]
     skipped = {}
     if join and os.path.isdir(join):
-        locks.append({"kind": "upstream-a", "path": os.path.join(join, UPSTREAM_A),
-                      "mode": 0o600})
-        path, why = upstream_b(join)
-        if path:
-            locks.append({"kind": "upstream-b", "path": path, "mode": 0o644})
-        else:
-            skipped["upstream-b"] = why
+        locks += upstream_locks(join, project)
     elif join:
         skipped["upstream-a"] = skipped["upstream-b"] = f"{join} does not exist yet"
     return locks, skipped
@@ -255,7 +373,11 @@ def live_holder(lock_dir: str) -> dict | None:
 # --- commands ------------------------------------------------------------------------------
 
 def status(args) -> int:
-    locks, skipped = wanted_locks(args.lock_dir, args.join)
+    try:
+        locks, skipped = wanted_locks(args.lock_dir, args.join, args.project)
+    except Unresolved as exc:
+        say({"error": f"upstream's deployment lock: {exc}"})
+        return 0
     out = []
     for lock in locks:
         out.append({"kind": lock["kind"], "path": lock["path"],
@@ -325,8 +447,12 @@ def acquire(args) -> int:
         say({"ok": False, "error": "not started over SSH (no sshd session process above this "
              "one) and no --watch PID given: nothing would end the hold"})
         return 1
+    try:
+        locks, skipped = wanted_locks(args.lock_dir, args.join, args.project)
+    except Unresolved as exc:  # before anything is taken or created
+        say({"ok": False, "error": f"upstream's deployment lock: {exc}"})
+        return 1
     os.makedirs(args.lock_dir, exist_ok=True)
-    locks, skipped = wanted_locks(args.lock_dir, args.join)
     current = live_holder(args.lock_dir)
     already = []
     if current and current.get("run_id") == args.run_id:
@@ -374,6 +500,8 @@ def main(argv: list[str]) -> int:
         p = sub.add_parser(name)
         p.add_argument("--join", default=None)
         p.add_argument("--lock-dir", default="/run/lock")
+        # upstream's $2: the Compose project a caller names (lock-b's project, first choice)
+        p.add_argument("--project", default=None)
     acq = sub.choices["acquire"]
     acq.add_argument("--run-id", required=True)
     acq.add_argument("--who", required=True)

@@ -14,7 +14,7 @@ from pyinfra import host, logger, state
 from pyinfra.api import QuoteString, StringCommand
 
 from ..facts.gonka import HTTP_SCRIPT, HttpGet, WarmKeyExists, parse_http
-from ..hostside import is_transient
+from ..hostside import is_transient, source
 from ..state import Grant, NodeState, Registration, now
 from .compose import compose_command
 from .util import host_step, need, operation, refuse, run_on_host
@@ -25,20 +25,72 @@ API_RUN = ("run", "--rm", "--no-deps", "-T", "api")
 SEED_ATTEMPTS = 4
 
 
+# `sh -c SCRIPT _ DIRECTORY SERVICE NFILES FILE… ARGS…`: docker compose with SERVICE's logging
+# driver set to `none` for that one run (gonka_deploy/hostside/compose_unlogged.sh).
+COMPOSE_UNLOGGED_SCRIPT = source("compose_unlogged.sh")
+
+
 def _in_api(directory: str, files: list[str], *args) -> StringCommand:
     return StringCommand("cd", QuoteString(directory), "&&",
                          compose_command(files, *API_RUN, "inferenced", *args))
 
 
+def _in_api_unlogged(directory: str, files: list[str], *args) -> StringCommand:
+    """``inferenced ARGS`` in a one-off api container whose output no log driver keeps.
+
+    ``docker compose run`` sends the container's stdout through the engine's log driver
+    (json-file, journald, syslog, fluentd: kept on disk or shipped elsewhere) as well as to the
+    attached client, and it has no ``--log-driver`` flag. So this run gets one more compose file,
+    ``services: {api: {logging: {driver: none}}}`` (the compose spec's ``logging`` attribute;
+    ``none``: no log at all), written to a temporary file on the host and removed after: the
+    output reaches only this command's stdout (the attach stream is not the log). The api
+    service itself keeps its logging."""
+    return StringCommand("sh", "-c", QuoteString(COMPOSE_UNLOGGED_SCRIPT), "_",
+                         QuoteString(directory), API_RUN[-1], str(len(files)),
+                         *(QuoteString(name) for name in files), *API_RUN, "inferenced", *args)
+
+
+def _key_record(lines: list[str]) -> dict | None:
+    """The JSON record ``keys add --output json`` prints (one line on stdout, after any
+    prompt): name, address, pubkey, mnemonic. None when no line is such a record."""
+    for line in reversed(lines or []):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if (isinstance(record, dict) and isinstance(record.get("address"), str)
+                and isinstance(record.get("mnemonic"), str)):
+            return record
+    return None
+
+
 def _create_key(directory, files, key_name, password: SecretStr, save_mnemonic) -> bool:
+    """``keys add`` once, in an api container that logs nothing (the mnemonic is on its
+    stdout). The password goes on stdin (twice: a new file keyring asks to re-enter it); the
+    mnemonic is never logged, and is kept locally only with ``save_mnemonic``. A run cut after
+    the key was made finds it next time (``WarmKeyExists``) and only reads its address:
+    ``keys add`` never runs for a key that exists (and would refuse to override it)."""
     secret = password.get_secret_value()  # the one place it is needed: stdin of `keys add`
-    ok, output = run_on_host(_in_api(directory, files, "keys", "add", QuoteString(key_name),
-                                     "--keyring-backend", "file", "--output", "json"),
+    ok, output = run_on_host(_in_api_unlogged(directory, files, "keys", "add",
+                                              QuoteString(key_name), "--keyring-backend",
+                                              "file", "--output", "json"),
                              stdin=f"{secret}\n{secret}\n")
     if not ok:
-        logger.error(f"{host.print_prefix}keys add failed: {output.stderr[-500:]}")
+        # stderr holds the prompts and the error; the record (with the mnemonic) is on stdout
+        logger.error(f"{host.print_prefix}keys add failed: {output.stderr[-500:].strip()}; if "
+                     "the key was made before the failure, the next run finds it and reads its "
+                     "address (no second key is made)")
         return False
-    record = json.loads(output.stdout_lines[-1])
+    record = _key_record(output.stdout_lines)
+    if record is None:
+        # never show that output: it may hold the mnemonic
+        logger.error(f"{host.print_prefix}keys add printed no key record (its output is not "
+                     "shown: it may hold the mnemonic); the next run finds the key if it was "
+                     "made and reads its address")
+        return False
     node = NodeState(key_name)
     node.set_warm_address(record["address"])
     if save_mnemonic:

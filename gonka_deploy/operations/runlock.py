@@ -4,8 +4,11 @@ The first operation of every deploy that changes a host takes it; read-only runs
 ``deploys/verify.py``, status) never do. The host-side holder keeps the locks for as long as
 this run's SSH connection lives, so a run that dies frees them, and a second concurrent apply
 fails at once on that host, naming who holds it and since when. Upstream's own
-``deploy/join/deployment-lock.sh`` locks are held too once ``deploy/join`` exists, so its
-scripts and this toolkit exclude each other.
+``deploy/join/deployment-lock.sh`` locks are held too once ``deploy/join`` exists, at the paths
+it resolves itself (its variables, config.env, the Docker daemon's id and the Compose project:
+see the host side), so its scripts and this toolkit exclude each other. When those paths cannot
+be resolved (the Docker daemon does not answer, an inspect fails), the run is refused, as
+upstream refuses: it never goes on without them.
 
 Taking the lock changes nothing on the host that a later run would see: the operation reports
 no change (a converged host's re-run stays at zero changes).

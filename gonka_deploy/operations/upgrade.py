@@ -172,3 +172,110 @@ def mlnode_stopped(state_url: str, stop_url: str, version: str):
         return
     yield StringCommand("curl", "-sS", "--fail", "-m", "60", "-X", "POST",
                         QuoteString(stop_url))
+
+
+# --- decisions taken when the stage runs, after the run lock -------------------------------
+#
+# A deploy's own code runs while pyinfra builds the operation list: before the run lock is
+# taken and before the operator confirms. What a stage decides from the host (where `/` goes,
+# whether the old MLNode still runs, whether a rollback would remove the MLNode the api calls)
+# is therefore read in these operations' bodies, which run after the lock (each lock take is a
+# read barrier for the fact cache, gonka_deploy/factcache.py), never in roles/upgrade.py.
+
+def _api_calls(status_url: str, upgrades_url: str) -> str | None:
+    """The MLNode version the api calls now (None when it does not say)."""
+    info = host.get_fact(UpgradeState, status_url=status_url, upgrades_url=upgrades_url)
+    return (info or {}).get("current")
+
+
+@operation()
+def routed_to_api(directory: str, files: list[str], contents: dict[str, str], status_url: str,
+                  upgrades_url: str):
+    """
+    Route ``/`` of the ML proxy to the MLNode version the api calls when this runs.
+
+    + directory: the compose project directory holding nginx.conf
+    + files: compose files, in ``-f`` order
+    + contents: nginx.conf per version ``/`` may go to, and ``""``: the one for any other
+      (the current version)
+    + status_url: the api's public status
+    + upgrades_url: the chain's pending partial upgrades (REST)
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.routed_to_api(directory=join, files=files, contents={"v3.0.9": a, "": b},
+                              status_url=s, upgrades_url=u)
+    """
+    from . import nginx
+
+    calls = _api_calls(status_url, upgrades_url)
+    yield from nginx.config._inner(directory=directory, files=files,
+                                   content=contents.get(calls or "", contents[""]))
+
+
+@operation()
+def rollback_keeps_called(status_url: str, upgrades_url: str, stage: str, kept: list[str],
+                          added: list[str]):
+    """
+    Refuse a rollback that would remove the MLNode version the api calls now.
+
+    + status_url: the api's public status
+    + upgrades_url: the chain's pending partial upgrades (REST)
+    + stage: the stage rolled back (for the message)
+    + kept: the versions the rollback keeps
+    + added: the versions the rolled-back stage added (the rollback removes them)
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.rollback_keeps_called(status_url=s, upgrades_url=u, stage="cleanup",
+                                      kept=["v3.0.8"], added=["v3.0.9"])
+    """
+    calls = _api_calls(status_url, upgrades_url)
+    if calls and calls not in kept and calls in added:
+        yield from refuse(f"the api calls {calls} (the chain switched to it): rolling back "
+                          f"{stage} would remove the MLNode it calls. Keep {calls}; run "
+                          "cleanup instead")
+        return
+    host.noop(f"the api calls {calls or 'an unknown version'}: the rollback keeps it"
+              if calls in kept else f"the api calls {calls or 'an unknown version'}")
+
+
+@operation()
+def old_retired(directory: str, files: list[str], service: str, version: str,
+                routes_first: str, routes_after: str):
+    """
+    Retire the old MLNode when its container still exists: ``/`` away from it first
+    (``routes_first``), its model stopped, then routes without it (``routes_after``), then its
+    container removed. No change when it is gone (a re-run of cleanup).
+
+    + directory: the compose project directory
+    + files: compose files, in ``-f`` order
+    + service: the old MLNode's compose service
+    + version: its URL segment
+    + routes_first: nginx.conf with both versions, ``/`` to the new one
+    + routes_after: nginx.conf without the old version
+
+    **Example:**
+
+    .. code:: python
+
+        upgrade.old_retired(directory=join, files=files, service="mlnode-308",
+                            version="v3.0.8", routes_first=a, routes_after=b)
+    """
+    from ..facts.compose import ComposeState
+    from . import compose, nginx
+
+    project = host.get_fact(ComposeState, directory=directory, files=files) or {}
+    if not (project.get(service) or {}).get("state"):
+        host.noop(f"MLNode {version} ({service}) is gone")
+        return
+    yield from nginx.config._inner(directory=directory, files=files, content=routes_first)
+    yield from mlnode_stopped._inner(state_url=f"http://127.0.0.1:8080/{version}/api/v1/state",
+                                     stop_url=f"http://127.0.0.1:8080/{version}/api/v1/stop",
+                                     version=version)
+    yield from nginx.config._inner(directory=directory, files=files, content=routes_after)
+    yield from compose.removed._inner(directory=directory, files=files, services=[service])
